@@ -1,0 +1,19 @@
+import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Absolute path of a file under test/fixtures (copied from the shared oracle data). */
+export function fixture(rel: string): string {
+  return fileURLToPath(new URL(`./fixtures/${rel}`, import.meta.url));
+}
+
+/** Repository root. */
+export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** A fresh temporary directory, removed when the process exits. */
+export function tempDir(prefix = 'virnucpro-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
