@@ -1,0 +1,55 @@
+/**
+ * The local transport: one child process per device, started with
+ * child_process.fork and the advanced (structured clone) serialization, so
+ * typed arrays in results cross the channel without JSON.
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { FromWorker, ToWorker, WorkerDevice, WorkerLauncher, WorkerTransport } from './protocol.js';
+
+/** worker-main next to this file: .ts when running from source under tsx, .js when built. */
+function workerEntry(): { path: string; execArgv: string[] } {
+  const self = fileURLToPath(import.meta.url);
+  const fromSource = self.endsWith('.ts');
+  const path = self.replace(/child-transport\.(ts|js)$/, `worker-main.${fromSource ? 'ts' : 'js'}`);
+  const inherited = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
+  const hasTsx = inherited.some((a, i) => a === 'tsx' || a.includes('tsx/') || (a === '--import' && inherited[i + 1] === 'tsx'));
+  return { path, execArgv: fromSource && !hasTsx ? [...inherited, '--import', 'tsx'] : inherited };
+}
+
+export interface ForkOptions {
+  /** Extra environment for the workers (on top of process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export function childProcessLauncher(options: ForkOptions = {}): WorkerLauncher {
+  const entry = workerEntry();
+  return (device: WorkerDevice): WorkerTransport => {
+    const child = fork(entry.path, [device.id], {
+      execArgv: entry.execArgv,
+      serialization: 'advanced',
+      env: { ...process.env, ...options.env, VIRNUCPRO_WORKER_DEVICE: device.id },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    // A failed spawn also emits 'exit' (code null); the coordinator treats that as a dead worker.
+    child.on('error', (err) => process.stderr.write(`virnucpro: worker for ${device.id}: ${err.message}\n`));
+    return {
+      get pid() {
+        return child.pid;
+      },
+      send(message: ToWorker) {
+        // A worker that just died cannot receive; its exit handler requeues the work.
+        if (child.connected) child.send(message, (err) => void err);
+      },
+      onMessage(listener: (m: FromWorker) => void) {
+        child.on('message', (m) => listener(m as FromWorker));
+      },
+      onExit(listener) {
+        child.once('exit', (code, signal) => listener(code, signal));
+      },
+      kill(signal: NodeJS.Signals = 'SIGTERM') {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      },
+    };
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * Entry point of a worker process (one per device). It waits for the `init`
+ * message, imports the handler module once, calls createShardHandler (models
+ * load here, once), optionally calibrates, then processes shards one at a time
+ * and sends each result back. It exits when told to or when the parent goes
+ * away (IPC disconnect), so a crashed parent leaves no orphan workers.
+ */
+import { pathToFileURL } from 'node:url';
+import { isAbsolute } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FromWorker, ShardHandler, ShardHandlerModule, ToWorker } from './protocol.js';
+
+const STATS_INTERVAL_MS = 1000;
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+/** CPU % of this process since the previous call (100 = one core busy). */
+function cpuMeter(): () => number {
+  let lastCpu = process.cpuUsage();
+  let lastWall = process.hrtime.bigint();
+  return () => {
+    const cpu = process.cpuUsage(lastCpu);
+    const now = process.hrtime.bigint();
+    const wallUs = Number(now - lastWall) / 1000;
+    lastCpu = process.cpuUsage();
+    lastWall = now;
+    return wallUs > 0 ? (100 * (cpu.user + cpu.system)) / wallUs : 0;
+  };
+}
+
+function moduleUrl(spec: string): string {
+  return isAbsolute(spec) ? pathToFileURL(spec).href : spec;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+let handler: ShardHandler | null = null;
+let slowdown = 1;
+const cpuPercent = cpuMeter();
+// Work runs one message at a time, in arrival order.
+let chain: Promise<void> = Promise.resolve();
+
+async function onMessage(message: ToWorker): Promise<void> {
+  switch (message.type) {
+    case 'init': {
+      try {
+        slowdown = message.slowdown;
+        const mod = (await import(moduleUrl(message.handlerModule))) as Partial<ShardHandlerModule>;
+        if (typeof mod.createShardHandler !== 'function') {
+          throw new Error(`${message.handlerModule} does not export createShardHandler(init, device)`);
+        }
+        handler = await mod.createShardHandler(message.init, message.device);
+        let calibration: number | undefined;
+        if (message.calibrate && typeof handler.calibrate === 'function') {
+          calibration = (await handler.calibrate()) / slowdown;
+        }
+        send({ type: 'ready', pid: process.pid, calibration });
+        setInterval(() => send({ type: 'stats', cpuPercent: cpuPercent(), rssBytes: process.memoryUsage.rss() }), STATS_INTERVAL_MS).unref();
+      } catch (e) {
+        send({ type: 'init-error', message: errorText(e) });
+      }
+      return;
+    }
+    case 'shard': {
+      if (!handler) throw new Error('shard received before init');
+      const started = performance.now();
+      try {
+        const result = await handler.handle(message.shard.payload);
+        const computeS = (performance.now() - started) / 1000;
+        // The testing knob: stretch this device's time without changing what it computed.
+        if (slowdown > 1) await sleep(computeS * (slowdown - 1) * 1000);
+        send({ type: 'result', shardId: message.shard.id, result, computeS, cpuPercent: cpuPercent(), rssBytes: process.memoryUsage.rss() });
+      } catch (e) {
+        send({ type: 'shard-error', shardId: message.shard.id, message: errorText(e) });
+      }
+      return;
+    }
+    case 'shutdown':
+      await handler?.close?.();
+      process.disconnect?.();
+      process.exit(0);
+  }
+}
+
+// The parent decides what happens on Ctrl-C (it forwards a shutdown); the terminal's SIGINT to the
+// whole process group must not kill a worker mid-shard behind the parent's back.
+process.on('SIGINT', () => undefined);
+process.on('disconnect', () => process.exit(0));
+process.on('message', (m: ToWorker) => {
+  chain = chain.then(() => onMessage(m)).catch((e: unknown) => {
+    process.stderr.write(`virnucpro worker ${process.pid}: ${errorText(e)}\n`);
+    process.exit(1);
+  });
+});
