@@ -178,6 +178,8 @@ export interface ListedBundle {
   size: number;
   precision?: string;
   toolVersion?: string;
+  /** The models the bundle holds (keys of the manifest's `models`). */
+  contains?: string[];
   /** Set when manifest.json could not be read as JSON. */
   error?: string;
 }
@@ -271,6 +273,7 @@ async function describeBundle(dir: string, name: string): Promise<ListedBundle |
       size,
       precision: str(m.precision) ?? str(m.dtype),
       toolVersion: str(m.toolVersion) ?? str(m.tool_version) ?? str((m.tool as Record<string, unknown> | undefined)?.version),
+      contains: m.models && typeof m.models === 'object' ? Object.keys(m.models as object) : undefined,
     };
   } catch (e) {
     return { name, dir, size, error: `manifest.json is not valid JSON (${(e as Error).message})` };

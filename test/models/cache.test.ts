@@ -74,7 +74,7 @@ test('listCache reports models with sizes, checksums, partial and missing files,
 
   const b = join(cache, 'bundles', 'virnucpro-fp16');
   mkdirSync(join(b, 'graphs'), { recursive: true });
-  writeFileSync(join(b, 'manifest.json'), JSON.stringify({ precision: 'fp16', toolVersion: '0.1.0' }));
+  writeFileSync(join(b, 'manifest.json'), JSON.stringify({ format: 'virnucpro-bundle', precision: 'fp16', tool: { name: 'virnucpro', version: '0.1.0' }, models: { esm2: {}, 'dnabert-s': {} } }));
   writeFileSync(join(b, 'graphs', 'esm.onnx'), Buffer.alloc(100));
   mkdirSync(join(cache, 'bundles', 'broken'));
   writeFileSync(join(cache, 'bundles', 'broken', 'manifest.json'), '{oops');
@@ -105,7 +105,7 @@ test('listCache reports models with sizes, checksums, partial and missing files,
   assert.equal(listing.bundles.length, 2);
   const [broken, fp16] = listing.bundles;
   assert.match(broken!.error!, /not valid JSON/);
-  assert.deepEqual([fp16!.name, fp16!.precision, fp16!.toolVersion], ['virnucpro-fp16', 'fp16', '0.1.0']);
+  assert.deepEqual([fp16!.name, fp16!.precision, fp16!.toolVersion, fp16!.contains], ['virnucpro-fp16', 'fp16', '0.1.0', ['esm2', 'dnabert-s']]);
   assert.ok(fp16!.size > 100);
 });
 
