@@ -6,6 +6,7 @@
 import { open } from 'node:fs/promises';
 import { openSync, readSync, fstatSync, closeSync } from 'node:fs';
 import { InputError } from '../util/errors.js';
+import { AtomicFileWriter } from '../util/atomic.js';
 import { DTYPE_BYTES, numel, type DType, type LazyTensor, type TensorMap } from './tensor.js';
 
 const DTYPES: Record<string, DType> = {
@@ -70,9 +71,13 @@ export function readSafetensors(path: string): SafetensorsFile {
   const spans: Array<[number, number, string]> = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
+        throw new InputError(`${path}: safetensors __metadata__ must map names to strings`);
+      }
       Object.assign(metadata, entry as Record<string, string>);
       continue;
     }
+    if (entry === null || typeof entry !== 'object') throw new InputError(`${path}: safetensors entry '${name}' is not an object`);
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = typeof e.dtype === 'string' ? DTYPES[e.dtype] : undefined;
     if (!dtype) throw new InputError(`${path}: tensor '${name}' has unsupported dtype ${JSON.stringify(e.dtype)}`);
@@ -89,6 +94,7 @@ export function readSafetensors(path: string): SafetensorsFile {
     }
     const shape = e.shape as number[];
     const want = numel(shape) * DTYPE_BYTES[dtype];
+    if (!Number.isSafeInteger(want)) throw new InputError(`${path}: tensor '${name}' has an impossible shape [${shape.join(', ')}]`);
     if (end - begin !== want) {
       throw new InputError(
         `${path}: tensor '${name}' is ${dtype} [${shape.join(', ')}] (${want} bytes) but its data_offsets span ${end - begin} bytes`,
@@ -126,4 +132,42 @@ export async function readRange(path: string, offset: number, length: number): P
     await fh.close();
   }
   return out;
+}
+
+const DTYPE_CODES: Record<DType, string> = Object.fromEntries(Object.entries(DTYPES).map(([code, dt]) => [dt, code])) as Record<DType, string>;
+
+/**
+ * Writes tensors as a safetensors file, atomically, one tensor in memory at
+ * a time (so it can write files larger than the heap). The header is padded
+ * with spaces to a multiple of 8 bytes, as the reference implementation does.
+ */
+export async function writeSafetensors(path: string, tensors: TensorMap, metadata: Record<string, string> = { format: 'pt' }): Promise<void> {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const size = numel(t.shape) * DTYPE_BYTES[t.dtype];
+    header[name] = { dtype: DTYPE_CODES[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + size] };
+    offset += size;
+  }
+  let json = Buffer.from(JSON.stringify(header), 'utf8');
+  const pad = (8 - (json.length % 8)) % 8;
+  if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const out = new AtomicFileWriter(path);
+  try {
+    out.write(len);
+    out.write(json);
+    for (const [name, t] of tensors) {
+      const bytes = await t.bytes();
+      const want = numel(t.shape) * DTYPE_BYTES[t.dtype];
+      if (bytes.byteLength !== want) throw new Error(`tensor '${name}' produced ${bytes.byteLength} bytes, expected ${want}`);
+      out.write(bytes);
+    }
+    out.commit();
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
 }
