@@ -1,0 +1,85 @@
+/**
+ * Chunking, bit-exact with VirNucPro's `units.split_fasta_chunk`.
+ *
+ * A record of length `len` is cut into `n = ceil(len / L)` windows of at most
+ * `L` bases. The original spreads the surplus `n*L - len` over `n` (not `n-1`)
+ * gaps, so the windows overlap unevenly and the last one is often short:
+ * 1234 nt with L=500 gives 500 (start 0), 500 (start 411), 412 (start 822).
+ * This module reproduces that arithmetic exactly, including its odd corners
+ * (`a > 1` instead of `a > 0`, lists truncated by `zip`), because the
+ * published classifier was trained on these windows.
+ *
+ * Public API:
+ * - `chunkSpans(length, expectedLength): ChunkSpan[]` — where the windows lie.
+ * - `chunkId(recordId, k)` — `<id>_chunk_<k>` (k 1-based).
+ * - `chunkSequence(id, seq, expectedLength): Chunk[]` — the windows as strings.
+ */
+
+/** One chunk window: `[start, end)` in the record's sequence, `index` 1-based. */
+export interface ChunkSpan {
+  index: number;
+  start: number;
+  end: number;
+}
+
+export interface Chunk {
+  /** `<record id>_chunk_<k>` */
+  id: string;
+  /** The window of the record's sequence, case preserved. */
+  sequence: string;
+}
+
+/** Python's slice bounds for `s[start:stop]` on a sequence of `length` (step 1). */
+function pySliceBounds(start: number, stop: number, length: number): [number, number] {
+  const norm = (i: number) => (i < 0 ? Math.max(0, i + length) : Math.min(i, length));
+  const s = norm(start);
+  const e = norm(stop);
+  return [s, Math.max(s, e)];
+}
+
+/**
+ * The windows `split_fasta_chunk` cuts from a record of `length` bases.
+ * An empty record (which crashes the original with ZeroDivisionError) gives
+ * no windows; callers report it.
+ */
+export function chunkSpans(length: number, expectedLength: number): ChunkSpan[] {
+  if (!Number.isInteger(expectedLength) || expectedLength < 1) {
+    throw new RangeError(`expected length must be a positive integer, got ${expectedLength}`);
+  }
+  if (length <= 0) return [];
+  const L = expectedLength;
+  const numChunks = Math.ceil(length / L);
+  const repeatLength = numChunks * L - length;
+  // int(repeat_length / num_chunks): float division then truncation toward zero (both non-negative).
+  const lowerInt = Math.trunc(repeatLength / numChunks);
+  const upperInt = lowerInt + 1;
+  const needToAddUp = repeatLength - lowerInt * (numChunks - 1);
+  // [upper]*need + [lower]*(n-1-need) + [0]; a negative repeat count gives an empty list in Python.
+  const steps: number[] = [];
+  for (let i = 0; i < needToAddUp; i++) steps.push(upperInt);
+  for (let i = 0; i < numChunks - 1 - needToAddUp; i++) steps.push(lowerInt);
+  steps.push(0);
+
+  const spans: ChunkSpan[] = [];
+  let moveStep = 0;
+  // zip(range(0, len, L), steps) stops at the shorter of the two.
+  for (let k = 0; k < numChunks && k < steps.length; k++) {
+    const a = k * L;
+    const [start, end] = a > 1 ? pySliceBounds(a - moveStep, a - moveStep + L, length) : pySliceBounds(a, a + L, length);
+    spans.push({ index: k + 1, start, end });
+    moveStep += steps[k];
+  }
+  return spans;
+}
+
+export function chunkId(recordId: string, index: number): string {
+  return `${recordId}_chunk_${index}`;
+}
+
+/** `split_fasta_chunk` for one record: the chunks with their ids, case preserved. */
+export function chunkSequence(id: string, sequence: string, expectedLength: number): Chunk[] {
+  return chunkSpans(sequence.length, expectedLength).map((s) => ({
+    id: chunkId(id, s.index),
+    sequence: sequence.slice(s.start, s.end),
+  }));
+}

@@ -1,0 +1,74 @@
+/**
+ * The per-record transformation of VirNucPro's `make_predictdata`: chunk the
+ * record (`split_fasta_chunk`), upper-case each chunk (`process_record`), and
+ * keep its stop-free, non-empty frames (`identify_seq`). `translate` and the
+ * later `predict` pipeline both call this, so the two cannot drift apart.
+ *
+ * Public API:
+ * - `processRecordBytes(id, sequence: Uint8Array, expectedLength, sink): RecordCounts`
+ *   streams chunks and frames as byte views into `sink` (the fast path: no strings).
+ * - `translateRecord(id, sequence: string, expectedLength): TranslatedRecord`
+ *   the same, collected as strings.
+ *
+ * An empty record yields nothing (the original crashes on it); callers count
+ * it. A record shorter than a codon yields its chunk but no frames.
+ */
+import { chunkId, chunkSpans, type Chunk } from './chunk.js';
+import { identifyFrameBytes, type Frame } from './translate.js';
+
+/** Receives one record's output in the original's order. Views are valid only during the call. */
+export interface RecordSink {
+  /** A chunk (case preserved) as written to `<stem>_chunked<N>.fa`. */
+  chunk(id: string, sequence: Uint8Array): void;
+  /** A kept frame (upper-case nucleotide slice and protein). */
+  frame(id: string, nucleotide: Uint8Array, protein: Uint8Array): void;
+}
+
+export interface RecordCounts {
+  chunks: number;
+  frames: number;
+}
+
+export interface TranslatedRecord {
+  chunks: Chunk[];
+  frames: Frame[];
+}
+
+let upperScratch = new Uint8Array(1024);
+
+/** ASCII upper-casing (`str.upper()` on the ASCII sequences the reader accepts) into scratch memory. */
+function upperCase(seq: Uint8Array): Uint8Array {
+  if (upperScratch.length < seq.length) upperScratch = new Uint8Array(seq.length * 2);
+  const out = upperScratch.subarray(0, seq.length);
+  for (let i = 0; i < seq.length; i++) {
+    const b = seq[i];
+    out[i] = b >= 0x61 && b <= 0x7a ? b - 0x20 : b;
+  }
+  return out;
+}
+
+export function processRecordBytes(id: string, sequence: Uint8Array, expectedLength: number, sink: RecordSink): RecordCounts {
+  let frames = 0;
+  const spans = chunkSpans(sequence.length, expectedLength);
+  for (const span of spans) {
+    const cid = chunkId(id, span.index);
+    const chunk = sequence.subarray(span.start, span.end);
+    sink.chunk(cid, chunk);
+    for (const f of identifyFrameBytes(upperCase(chunk))) {
+      sink.frame(cid + f.suffix, f.nucleotide, f.protein);
+      frames++;
+    }
+  }
+  return { chunks: spans.length, frames };
+}
+
+const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+
+export function translateRecord(id: string, sequence: string, expectedLength: number): TranslatedRecord {
+  const out: TranslatedRecord = { chunks: [], frames: [] };
+  processRecordBytes(id, Buffer.from(sequence, 'latin1'), expectedLength, {
+    chunk: (cid, seq) => out.chunks.push({ id: cid, sequence: latin1(seq) }),
+    frame: (fid, nucleotide, protein) => out.frames.push({ id: fid, nucleotide: latin1(nucleotide), protein: latin1(protein) }),
+  });
+  return out;
+}
