@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { writeOnnxModel } from '../../src/formats/onnx/writer.js';
+import { alibiSlopes, buildDnabertGraph } from '../../src/models/dnabert.js';
+import { DnabertEmbedder } from '../../src/runtime/embedders.js';
+import { fixture, tempDir } from '../helpers.js';
+import { dnabertFromSafetensors, maxAbsDiff, readJson } from '../runtime/fixture-models.js';
+
+const expected = readJson('dnabert-s/expected.json');
+type Seq = { label: string; token_ids: number[]; mean_representation: number[] };
+
+test('ALiBi slopes: the fixture 12-head values, and power-of-two head counts', () => {
+  assert.deepEqual(alibiSlopes(12).map(Math.fround), expected.model.alibi_slopes);
+  assert.deepEqual(alibiSlopes(8), [0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625]);
+  assert.deepEqual(alibiSlopes(4), [0.25, 0.0625, 0.015625, 0.00390625]);
+  // 6 heads: the 4-head slopes, then every second slope of the 8-head set.
+  assert.deepEqual(alibiSlopes(6), [0.25, 0.0625, 0.015625, 0.00390625, 0.5, 0.125]);
+});
+
+test('per-layer hidden states match the reference (debug dump)', async () => {
+  const model = dnabertFromSafetensors();
+  const path = join(tempDir(), 'dnabert.onnx');
+  await writeOnnxModel(buildDnabertGraph(model.config, model.weights, { precision: 'fp32', hiddenStates: true }), path);
+  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
+  for (const d of expected.per_token_debug) {
+    const ids = BigInt64Array.from(d.token_ids.map(BigInt));
+    const r = await session.run({
+      input_ids: new ort.Tensor('int64', ids, [1, ids.length]),
+      attention_mask: new ort.Tensor('int64', ids.map(() => 1n), [1, ids.length]),
+    });
+    const refs = [d.embedding_output, ...d.layer_outputs];
+    refs.forEach((ref: number[][], k: number) => {
+      assert.ok(maxAbsDiff(r[`hidden_${k}`].data as Float32Array, ref.flat()) <= 5e-6, `layer ${k}`);
+    });
+    assert.ok(maxAbsDiff(r[`hidden_${refs.length - 1}`].data as Float32Array, d.last_hidden_state.flat()) <= 5e-6);
+  }
+  await session.release();
+});
+
+test('fixture embeddings within 5e-6, whatever the batching, in input order (token ids and tokenizer)', async () => {
+  const seqs = expected.sequences as Seq[];
+  const ids = seqs.map((s) => Int32Array.from(s.token_ids));
+  for (const batchTokens of [1, 1024, 1 << 16]) {
+    const emb = await DnabertEmbedder.create(dnabertFromSafetensors(), { threads: 1, batchTokens, cacheDir: tempDir() });
+    try {
+      const out = await emb.embedTokens(ids);
+      seqs.forEach((s, i) => {
+        const d = maxAbsDiff(out[i], s.mean_representation);
+        assert.ok(d <= 5e-6, `${s.label} (batchTokens ${batchTokens}): max |delta| ${d}`);
+      });
+      if (batchTokens === 1024) {
+        const fromText = await emb.embed(seqs.map((s) => (s as unknown as { sequence: string }).sequence));
+        seqs.forEach((s, i) => assert.ok(maxAbsDiff(fromText[i], s.mean_representation) <= 5e-6, s.label));
+      }
+    } finally {
+      await emb.close();
+    }
+  }
+});
+
+test('fp16 weights and compute stay close to fp32 (cosine similarity)', async (t) => {
+  let emb: DnabertEmbedder;
+  try {
+    emb = await DnabertEmbedder.create(dnabertFromSafetensors(), { threads: 1, precision: 'fp16', cacheDir: tempDir() });
+  } catch (e) {
+    return t.skip(`no fp16 kernels on this execution provider: ${(e as Error).message.split('\n')[0]}`);
+  }
+  try {
+    const seqs = expected.sequences as Seq[];
+    const out = await emb.embedTokens(seqs.map((s) => Int32Array.from(s.token_ids)));
+    let worst = 1;
+    seqs.forEach((s, i) => (worst = Math.min(worst, cosine(out[i], s.mean_representation))));
+    t.diagnostic(`DNABERT-S fp16 vs reference: min cosine similarity ${worst.toFixed(9)}`);
+    assert.ok(worst > 0.999, `cosine ${worst}`);
+  } finally {
+    await emb.close();
+  }
+});
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+void fixture;
