@@ -207,7 +207,8 @@ export async function listCache(cacheDir: string): Promise<CacheListing> {
 async function listModel(cacheDir: string, id: string): Promise<ListedModel> {
   const dir = modelDir(cacheDir, id);
   const record = await readModelRecord(dir);
-  const names = new Set<string>((await readdir(dir)).filter((n) => n !== RECORD_NAME && !n.startsWith('.')));
+  // Hidden names are the record and atomic-write temporaries; `.lock` marks a download in progress.
+  const names = new Set<string>((await readdir(dir)).filter((n) => !n.startsWith('.') && !n.endsWith('.lock')));
   for (const n of Object.keys(record?.files ?? {})) names.add(n);
   const files: ListedFile[] = [];
   for (const name of [...names].sort()) {

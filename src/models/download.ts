@@ -8,7 +8,8 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { ResourceError } from '../util/errors.js';
 
@@ -91,6 +92,58 @@ export function partialPath(dest: string): string {
 
 /** Downloads `url` to `dest` (see the module comment). Resolves once `dest` exists, complete and verified. */
 export async function downloadFile(opts: DownloadOptions): Promise<DownloadResult> {
+  const release = await lockDownload(opts.dest);
+  try {
+    return await downloadLocked(opts);
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Two processes appending to one `.partial` would corrupt it (a shared cache
+ * on a cluster makes that likely), so a download holds `<dest>.lock`, created
+ * exclusively. A lock left by a dead process on this host is taken over; one
+ * held from another host is reported, since its owner cannot be checked.
+ */
+async function lockDownload(dest: string): Promise<() => Promise<void>> {
+  const lock = `${dest}.lock`;
+  const me = { host: hostname(), pid: process.pid, since: new Date().toISOString() };
+  for (let tries = 0; ; tries++) {
+    try {
+      const fh = await open(lock, 'wx');
+      await fh.writeFile(JSON.stringify(me) + '\n');
+      await fh.close();
+      return () => rm(lock, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) throw err;
+    }
+    let owner: { host?: string; pid?: number; since?: string } = {};
+    try {
+      owner = JSON.parse(await readFile(lock, 'utf8')) as typeof owner;
+    } catch {
+      // Unreadable or half-written: treated as held by an unknown owner below.
+    }
+    if (owner.host === me.host && typeof owner.pid === 'number' && !processAlive(owner.pid)) {
+      await rm(lock, { force: true });
+      continue;
+    }
+    throw new ResourceError(`${dest} is being downloaded by another virnucpro (pid ${owner.pid ?? '?'} on ${owner.host ?? '?'}, since ${owner.since ?? '?'})`, {
+      hint: `wait for it to finish, or delete ${lock} if that process is gone`,
+    });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function downloadLocked(opts: DownloadOptions): Promise<DownloadResult> {
   const retry = opts.retry ?? DEFAULT_RETRY;
   const partial = partialPath(opts.dest);
   let failuresInARow = 0;

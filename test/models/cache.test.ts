@@ -68,6 +68,7 @@ test('listCache reports models with sizes, checksums, partial and missing files,
   mkdirSync(esm, { recursive: true });
   writeFileSync(join(esm, 'config.json'), '{}');
   writeFileSync(join(esm, 'model.safetensors.partial'), Buffer.alloc(10));
+  writeFileSync(join(esm, 'model.safetensors.lock'), '{}');
   symlinkSync('/nonexistent/vocab.txt', join(esm, 'vocab.txt'));
   mkdirSync(modelDir(cache, 'my-own-model'), { recursive: true });
   writeFileSync(join(modelDir(cache, 'my-own-model'), 'w.bin'), 'abc');

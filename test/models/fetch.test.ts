@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { fixture, tempDir } from '../helpers.js';
 import { fetchModels, type FetchOptions } from '../../src/models/fetch.js';
 import { DownloadError, downloadFile, partialPath } from '../../src/models/download.js';
@@ -281,4 +282,22 @@ test('--verify fetches again a cached file that no longer matches its record', a
   assert.equal(got[0]!.files[0]!.how, 'downloaded');
   assert.match(notes.join('\n'), /git blob id|sha256 .* differs/);
   same(path, 'mlp/mlp_full_module.pth');
+});
+
+test('a download in progress elsewhere is not joined; a lock left by a dead process is taken over', async () => {
+  const dir = freshDir();
+  const dest = join(dir, 'pytorch_model.bin');
+  const url = `${hub.url}/zhihan1996/DNABERT-S/resolve/main/pytorch_model.bin`;
+  // The test runner's parent process is alive: its lock must be respected.
+  writeFileSync(`${dest}.lock`, JSON.stringify({ host: hostname(), pid: process.ppid, since: 'earlier' }));
+  const err = await downloadFile({ url, dest, hubChecksums: true, retry: FAST_RETRY }).catch((e: unknown) => e);
+  assert.ok(err instanceof ResourceError, String(err));
+  assert.match(err.message, new RegExp(`being downloaded by another virnucpro \\(pid ${process.ppid} on ${hostname()}, since earlier\\)`));
+  assert.ok(!existsSync(dest));
+
+  // A pid that cannot be running (above the kernel's pid_max) is a stale lock.
+  writeFileSync(`${dest}.lock`, JSON.stringify({ host: hostname(), pid: 2 ** 30, since: 'earlier' }));
+  await downloadFile({ url, dest, hubChecksums: true, retry: FAST_RETRY });
+  assert.deepEqual(readFileSync(dest), readFileSync(fixture('dnabert-s/model/pytorch_model.bin')));
+  assert.ok(!existsSync(`${dest}.lock`));
 });
