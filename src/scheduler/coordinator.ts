@@ -128,6 +128,7 @@ export interface CoordinatorSnapshot {
   costTotal: number;
   costDone: number;
   devices: DeviceSnapshot[];
+  steals: number;
   recentSteals: StealEvent[];
 }
 
@@ -183,7 +184,7 @@ export class Coordinator extends EventEmitter {
   private readonly launcher: WorkerLauncher;
   private readonly env: NodeJS.ProcessEnv;
   private readonly devices: DeviceRuntime[];
-  private readonly logLine: (line: string) => void;
+  private logLine: (line: string) => void;
   private shardsTotal = 0;
   private costTotal = 0;
   private costDone = 0;
@@ -243,6 +244,11 @@ export class Coordinator extends EventEmitter {
       stolenOut: 0,
       readyWaiter: null,
     }));
+  }
+
+  /** Sends log lines elsewhere (the dashboard prints them above its table). */
+  setLog(log: (line: string) => void): void {
+    this.logLine = log;
   }
 
   /** Log lines go here; the dashboard redirects them above its table. */
@@ -327,6 +333,7 @@ export class Coordinator extends EventEmitter {
         rssBytes: d.rssBytes,
         pid: d.worker?.pid,
       })),
+      steals: this.steals.length,
       recentSteals: this.steals.slice(-RECENT_STEALS),
     };
   }

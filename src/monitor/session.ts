@@ -1,0 +1,67 @@
+/**
+ * Monitoring for one run, wired in one call: the nvidia-smi stream (when any
+ * device is a CUDA GPU), gpu_metrics.log in the output directory, and the
+ * dashboard. The pipeline calls startMonitoring after creating the
+ * coordinator and stop() when run() settles.
+ */
+import { join } from 'node:path';
+import type { Coordinator } from '../scheduler/coordinator.js';
+import type { DeviceSpec } from '../scheduler/types.js';
+import { Dashboard, type DashboardOptions } from './dashboard.js';
+import { MetricsLog, METRICS_LOG_NAME } from './metrics-log.js';
+import { NvidiaSmiMonitor } from './nvidia-smi.js';
+import { DeviceTelemetry } from './telemetry.js';
+
+export interface MonitoringOptions {
+  devices: readonly DeviceSpec[];
+  /** Output directory for gpu_metrics.log; no log when absent. */
+  outDir?: string;
+  /** Show the dashboard (see dashboardDefault). */
+  dashboard: boolean;
+  /** Dashboard refresh and metrics period in ms (default 2000). */
+  intervalMs?: number;
+  /** nvidia-smi executable (default `nvidia-smi`). */
+  nvidiaSmi?: string;
+  stream?: DashboardOptions['stream'];
+}
+
+/** The dashboard is on by default with more than one device on a terminal. */
+export function dashboardDefault(deviceCount: number, stdoutIsTTY = Boolean(process.stdout.isTTY)): boolean {
+  return deviceCount > 1 && stdoutIsTTY;
+}
+
+export function startMonitoring(coordinator: Coordinator, options: MonitoringOptions): { stop(): void } {
+  const intervalMs = options.intervalMs ?? 2000;
+  let gpu: NvidiaSmiMonitor | undefined;
+  if (options.devices.some((d) => d.kind === 'cuda')) {
+    gpu = new NvidiaSmiMonitor({ intervalMs: Math.min(1000, intervalMs), command: options.nvidiaSmi }).start();
+    gpu.on('unavailable', (why: string) => coordinator.log(`GPU metrics unavailable: ${why}`));
+  }
+  let recorder: NodeJS.Timeout | undefined;
+  let recordNow = (): void => undefined;
+  if (options.outDir) {
+    const log = new MetricsLog(join(options.outDir, METRICS_LOG_NAME));
+    const telemetry = new DeviceTelemetry(coordinator, gpu);
+    telemetry.sample(); // sets the baseline for rates
+    recordNow = () => log.append(new Date(), telemetry.sample().rows);
+    recorder = setInterval(recordNow, intervalMs);
+    recorder.unref();
+  }
+  let dashboard: Dashboard | undefined;
+  if (options.dashboard) {
+    dashboard = new Dashboard(coordinator, { intervalMs, gpu, stream: options.stream });
+    const d = dashboard;
+    coordinator.setLog((line) => d.log(line));
+    dashboard.start();
+  }
+  return {
+    stop() {
+      if (recorder) {
+        clearInterval(recorder);
+        recordNow();
+      }
+      dashboard?.stop();
+      gpu?.stop();
+    },
+  };
+}
