@@ -5,8 +5,8 @@ import * as ort from 'onnxruntime-node';
 import { writeOnnxModel } from '../../src/formats/onnx/writer.js';
 import { alibiSlopes, buildDnabertGraph } from '../../src/models/dnabert.js';
 import { DnabertEmbedder } from '../../src/runtime/embedders.js';
-import { fixture, tempDir } from '../helpers.js';
-import { dnabertFromSafetensors, maxAbsDiff, readJson } from '../runtime/fixture-models.js';
+import { tempDir } from '../helpers.js';
+import { cosine, dnabertFromSafetensors, maxAbsDiff, readJson } from '../runtime/fixture-models.js';
 
 const expected = readJson('dnabert-s/expected.json');
 type Seq = { label: string; token_ids: number[]; mean_representation: number[] };
@@ -78,17 +78,3 @@ test('fp16 weights and compute stay close to fp32 (cosine similarity)', async (t
     await emb.close();
   }
 });
-
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
-}
-
-void fixture;
