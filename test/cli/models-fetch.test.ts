@@ -42,7 +42,7 @@ test('models fetch downloads into --cache-dir from HF_ENDPOINT, then models list
     `esm2-3b\t${join(cache, 'models', 'esm2-3b')}\t(use with --esm)\ndnabert-s\t${join(cache, 'models', 'dnabert-s')}\t(use with --dnabert)\n`,
   );
   // Not a terminal: plain lines, no bar drawing.
-  assert.match(r.stderr, /esm2-3b\/model\.safetensors: downloading http:\/\/127\.0\.0\.1:\d+\/facebook\/esm2_t36_3B_UR50D\/resolve\/main\/model\.safetensors \(112\.6 KiB\)/);
+  assert.match(r.stderr, /esm2-3b\/model\.safetensors: downloading http:\/\/127\.0\.0\.1:\d+\/facebook\/esm2_t36_3B_UR50D\/resolve\/main\/model\.safetensors \(115\.3 kB\)/);
   assert.match(r.stderr, /dnabert-s: model\.safetensors is not on the server; trying pytorch_model\.bin/);
   assert.match(r.stderr, /esm2-3b\/model\.safetensors: downloaded and verified/);
   assert.doesNotMatch(r.stderr, /\u001b\[/);
@@ -59,7 +59,7 @@ test('models fetch downloads into --cache-dir from HF_ENDPOINT, then models list
 
   const human = await virnucpro(['models', 'list', '--cache-dir', cache]);
   assert.equal(human.code, 0, human.stderr);
-  assert.match(human.stdout, new RegExp(`model\\.safetensors +112\\.6 KiB  sha256:${sha256(expected)} \\(verified\\)`));
+  assert.match(human.stdout, new RegExp(`model\\.safetensors +115\\.3 kB  sha256:${sha256(expected)} \\(verified\\)`));
   assert.match(human.stdout, /^esm2-3b  .* complete  \(facebook\/esm2_t36_3B_UR50D\)$/m);
 
   // Everything cached: offline works and touches nothing.

@@ -1,11 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { resolveCacheDir, resolveHfHubCache } from '../../models/cache.js';
 import { DEFAULT_RETRY, type DownloadObserver } from '../../models/download.js';
 import { fetchModels, type FetchEvents, type FetchedModel } from '../../models/fetch.js';
 import { DEFAULT_GITHUB_RAW_URL, DEFAULT_HUB_URL, KNOWN_MODELS, MODEL_IDS, isModelId, type ModelId } from '../../models/registry.js';
 import { UsageError } from '../../util/errors.js';
-import { formatBytes } from './models-list.js';
+import { createProgress, formatBytes, type Progress } from '../../util/progress.js';
 
 interface FetchFlags {
   cacheDir?: string;
@@ -35,8 +34,7 @@ export function registerModelsFetch(models: Command): void {
     .action(async (names: string[], flags: FetchFlags) => {
       const ids = selectModels(names);
       const env = process.env;
-      const stderr = process.stderr;
-      const events = stderr.isTTY ? barEvents(stderr) : lineEvents(stderr);
+      const events = progressEvents(process.stderr);
       let fetched: FetchedModel[];
       try {
         fetched = await fetchModels({
@@ -88,90 +86,44 @@ function resolvedLine(model: ModelId, f: { name: string; how: string; size: numb
   return `${model}/${f.name}: ${how} (${formatBytes(f.size)})\n`;
 }
 
-/** On a terminal: one progress bar per file. `close` stops a bar left running by an error. */
-function barEvents(stream: NodeJS.WriteStream): FetchEvents & { close(): void } {
-  let bar: cliProgress.SingleBar | undefined;
+/**
+ * Progress of one file at a time through the shared reporter (a bar on a
+ * terminal, plain periodic lines otherwise), plus a line for each start,
+ * retry and finished file. `close` stops a bar left running by an error.
+ */
+function progressEvents(stream: NodeJS.WriteStream): FetchEvents & { close(): void } {
+  let current: Progress | undefined;
   const stop = () => {
-    bar?.stop();
-    bar = undefined;
+    current?.stop();
+    current = undefined;
   };
   return {
     close: stop,
-    note: (m) => {
+    note(message) {
       stop();
-      stream.write(`${m}\n`);
+      stream.write(`${message}\n`);
     },
-    resolved: (model, f) => {
+    resolved(model, f) {
       stop();
-      if (f.how !== 'downloaded') stream.write(resolvedLine(model, f));
+      stream.write(resolvedLine(model, f));
     },
-    download(model, file): DownloadObserver {
+    download(model, file, url): DownloadObserver {
       const label = `${model}/${file}`;
       return {
         start({ total, resumedFrom }) {
           stop();
-          if (resumedFrom > 0) stream.write(`${label}: resuming after ${formatBytes(resumedFrom)}\n`);
-          bar = new cliProgress.SingleBar(
-            {
-              stream,
-              format: `${label} [{bar}] {percentage}% {done} of {size} {speed} ETA {eta_formatted}`,
-              hideCursor: true,
-              barsize: 30,
-            },
-            cliProgress.Presets.shades_classic,
-          );
-          bar.start(total ?? 0, resumedFrom, { done: formatBytes(resumedFrom), size: total === undefined ? '?' : formatBytes(total), speed: '' });
+          const size = total === undefined ? 'size unknown' : formatBytes(total);
+          stream.write(`${label}: downloading ${url} (${size}${resumedFrom > 0 ? `, resuming after ${formatBytes(resumedFrom)}` : ''})\n`);
+          current = createProgress({ label, total, unit: 'bytes', stream });
         },
-        data: rateTracker((received, speed) => bar?.update(received, { done: formatBytes(received), speed })),
+        data(received) {
+          current?.update(received);
+        },
         retry({ attempt, delayMs, reason }) {
           stop();
           stream.write(`${label}: ${reason}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s\n`);
         },
       };
     },
-  };
-}
-
-/** Not on a terminal (logs, batch jobs): a plain line at start, every 10 seconds, at each retry and at the end. */
-function lineEvents(stream: NodeJS.WritableStream, everyMs = 10_000): FetchEvents & { close(): void } {
-  return {
-    close: () => undefined,
-    note: (m) => stream.write(`${m}\n`),
-    resolved: (model, f) => stream.write(resolvedLine(model, f)),
-    download(model, file, url): DownloadObserver {
-      const label = `${model}/${file}`;
-      let last = 0;
-      return {
-        start({ total, resumedFrom }) {
-          last = Date.now();
-          const size = total === undefined ? 'size unknown' : formatBytes(total);
-          stream.write(`${label}: downloading ${url} (${size}${resumedFrom > 0 ? `, resuming after ${formatBytes(resumedFrom)}` : ''})\n`);
-        },
-        data: rateTracker((received, speed, total) => {
-          if (Date.now() - last < everyMs) return;
-          last = Date.now();
-          const pct = total ? ` (${((100 * received) / total).toFixed(0)}%)` : '';
-          stream.write(`${label}: ${formatBytes(received)}${total ? ` of ${formatBytes(total)}` : ''}${pct}, ${speed}\n`);
-        }),
-        retry: ({ attempt, delayMs, reason }) => stream.write(`${label}: ${reason}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s\n`),
-      };
-    },
-  };
-}
-
-/** Wraps a progress callback with a transfer rate averaged over the last few seconds. */
-function rateTracker(report: (received: number, speed: string, total?: number) => void): (received: number, total?: number) => void {
-  let windowStart = Date.now();
-  let windowBytes: number | undefined;
-  let speed = '';
-  return (received, total) => {
-    const now = Date.now();
-    windowBytes ??= received;
-    if (now - windowStart >= 2000) {
-      speed = `${formatBytes(((received - windowBytes) * 1000) / (now - windowStart))}/s`;
-      windowStart = now;
-      windowBytes = received;
-    }
-    report(received, speed, total);
   };
 }

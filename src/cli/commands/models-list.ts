@@ -1,17 +1,6 @@
 import type { Command } from 'commander';
 import { listCache, resolveCacheDir, type CacheListing } from '../../models/cache.js';
-
-/** Sizes for people: 1023 B, 1.5 KiB, 11.4 GiB. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}
+import { formatBytes } from '../../util/progress.js';
 
 /** `virnucpro models list [--cache-dir DIR] [--json]`: what the cache holds. */
 export function registerModelsList(models: Command): void {
