@@ -3,3 +3,15 @@ export { readTorchFile, listTorchRecords, TorchTensor, STORAGE_DTYPES, type Torc
 export { readZipDirectory, type ZipRecord, type ZipDirectory } from './zip.js';
 export { unpickle, PyDict, PyObject, isTuple, UnsafePickleError, type UnpickleResult } from './pickle.js';
 export { moduleStateDict, isModuleObject, submodule } from './module.js';
+export {
+  writeTorchFile,
+  writeTorchStateDict,
+  writeStoredZip,
+  stateDictObject,
+  fairEsmCheckpointObject,
+  classifierModuleObject,
+  type FairEsmArgs,
+  type TorchLayout,
+  type WriteTorchOptions,
+} from './writer.js';
+export { PyFloat, PyParameter, picklePy } from './pickler.js';
