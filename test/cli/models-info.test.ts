@@ -17,7 +17,7 @@ const models: Array<[string, string, string, Record<string, unknown>, number]> =
   ['esm2/fair-esm/esm2_t2_32_tiny.pt', 'esm2', 'fair-esm checkpoint', { numLayers: 2, embedDim: 32, numHeads: 4, vocabSize: 33 }, 43],
   ['esm2/fair-esm-fp32/esm2_t2_32_tiny.pt', 'esm2', 'fair-esm checkpoint', { numLayers: 2, embedDim: 32 }, 43],
   ['esm2/hf', 'esm2', 'hf directory', { numLayers: 2, ffnDim: 128 }, 44],
-  ['dnabert-s/model', 'dnabert-s', 'hf directory', { numLayers: 2, hiddenSize: 48, numHeads: 12, vocabSize: 54 }, 29],
+  ['dnabert-s/model', 'dnabert-s', 'hf directory', { numLayers: 2, hiddenSize: 48, numHeads: 12, vocabSize: 54 }, 28],
   ['mlp/mlp_full_module.pth', 'classifier', 'whole-module pickle (__main__.MLPClassifier)', { inputDim: 80, hiddenDim: 16, numClasses: 2 }, 9],
   ['mlp/mlp_state_dict.pth', 'classifier', 'state_dict', { inputDim: 80 }, 9],
 ];
