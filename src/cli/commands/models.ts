@@ -6,12 +6,14 @@ import type { Command } from 'commander';
 import { detectModel, type DetectedModel } from '../../models/detect.js';
 import { registerModelsFetch } from './models-fetch.js';
 import { registerModelsList } from './models-list.js';
+import { registerModelsPrepare } from './models-prepare.js';
 
 export function registerModels(program: Command): void {
   const models = program.command('models').description('inspect, fetch and prepare model weights');
   registerModelsInfo(models);
   registerModelsList(models);
   registerModelsFetch(models);
+  registerModelsPrepare(models);
 }
 
 /** `virnucpro models info PATH [--json]`: what kind of model a path holds, its config and tensors. */
