@@ -481,8 +481,13 @@ export class Coordinator extends EventEmitter {
       shards.map((s) => s.cost),
       live.map((d) => d.weight),
     );
+    // Weighted (or plain static) queues run largest first (LPT: the small shards at the end even out the
+    // finishing times). Stealing over an unweighted split runs smallest first instead: thieves take from
+    // the tail, so the large shards are the ones that move to the devices that turn out fast, and a slow
+    // owner is not left finishing a large shard while the others wait.
     queues.forEach((q, i) => {
-      live[i].queue = q.map((k) => ({ shard: shards[k], attempts: 0, failedOn: new Set(), errors: [] }));
+      const ordered = this.opts.workStealing && !this.opts.gpuWeighted ? [...q].reverse() : q;
+      live[i].queue = ordered.map((k) => ({ shard: shards[k], attempts: 0, failedOn: new Set(), errors: [] }));
     });
     const mode = [this.opts.gpuWeighted ? 'weighted' : 'static', this.opts.workStealing ? 'work stealing' : 'no stealing'];
     this.log(`scheduling ${shards.length} shards on ${live.length} devices (${mode.join(', ')}; weights: ${this.weightSource})`);
