@@ -15,7 +15,7 @@ after(() => hub.stop());
 
 const root = tempDir();
 const freshDir = () => mkdtempSync(join(root, 'd-'));
-const ENTRY = join(repoRoot, 'test/cli/models-fetch-cli.ts');
+const ENTRY = join(repoRoot, 'src/cli/main.ts');
 
 interface Run {
   code: number;
