@@ -141,8 +141,13 @@ export function formatPredictionRow(p: Prediction): string {
 /** Streams `prediction_results.txt`; the file appears only on `commit()`. */
 export class PredictionResultsWriter {
   private readonly out: AtomicFileWriter;
-  constructor(readonly path: string) {
+  /** `banner`, when given, is written first as a `# ` comment line (demo models say so in every output). */
+  constructor(
+    readonly path: string,
+    banner?: string,
+  ) {
     this.out = new AtomicFileWriter(path);
+    if (banner) this.out.write(`# ${banner}\n`);
     this.out.write(`${PREDICTION_RESULTS_HEADER}\n`);
   }
   write(p: Prediction): void {
@@ -174,8 +179,8 @@ export function comparePythonStrings(a: string, b: string): number {
   return a.length - b.length;
 }
 
-/** `s[:-2]` on a Python str (code points, not UTF-16 units). */
-function dropLastTwoCodePoints(s: string): string {
+/** The group key of a frame id: `Sequence_ID.str[:-2]` on a Python str (code points, not UTF-16 units). */
+export function modifiedId(s: string): string {
   const cps = Array.from(s);
   return cps.slice(0, Math.max(0, cps.length - 2)).join('');
 }
@@ -189,7 +194,7 @@ export interface HighestScoreRow {
 export function highestScoreRows(predictions: Iterable<Prediction>): HighestScoreRow[] {
   const groups = new Map<string, { max1: number; max2: number }>();
   for (const p of predictions) {
-    const key = dropLastTwoCodePoints(p.id);
+    const key = modifiedId(p.id);
     // pandas compares what it parsed from the text file.
     const s1 = Number(formatNumpyFloat32(p.score1));
     const s2 = Number(formatNumpyFloat32(p.score2));
@@ -209,8 +214,14 @@ function csvField(s: string): string {
   return s.includes('"') ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+export const HIGHEST_SCORE_HEADER = 'Modified_ID\tIs_Virus';
+
+export function formatHighestScoreRow(r: HighestScoreRow): string {
+  return `${csvField(r.modifiedId)}\t${r.isVirus ? 'True' : 'False'}`;
+}
+
 export function formatHighestScoreCsv(rows: HighestScoreRow[]): string {
-  const lines = ['Modified_ID\tIs_Virus', ...rows.map((r) => `${csvField(r.modifiedId)}\t${r.isVirus ? 'True' : 'False'}`)];
+  const lines = [HIGHEST_SCORE_HEADER, ...rows.map(formatHighestScoreRow)];
   return lines.join('\n') + '\n';
 }
 

@@ -31,10 +31,12 @@ export interface Chunk {
 
 /** Python's slice bounds for `s[start:stop]` on a sequence of `length` (step 1). */
 function pySliceBounds(start: number, stop: number, length: number): [number, number] {
-  const norm = (i: number) => (i < 0 ? Math.max(0, i + length) : Math.min(i, length));
-  const s = norm(start);
-  const e = norm(stop);
-  return [s, Math.max(s, e)];
+  const s = pySliceIndex(start, length);
+  return [s, Math.max(s, pySliceIndex(stop, length))];
+}
+
+function pySliceIndex(i: number, length: number): number {
+  return i < 0 ? Math.max(0, i + length) : Math.min(i, length);
 }
 
 /**

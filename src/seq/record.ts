@@ -34,19 +34,6 @@ export interface TranslatedRecord {
   frames: Frame[];
 }
 
-let upperScratch = new Uint8Array(1024);
-
-/** ASCII upper-casing (`str.upper()` on the ASCII sequences the reader accepts) into scratch memory. */
-function upperCase(seq: Uint8Array): Uint8Array {
-  if (upperScratch.length < seq.length) upperScratch = new Uint8Array(seq.length * 2);
-  const out = upperScratch.subarray(0, seq.length);
-  for (let i = 0; i < seq.length; i++) {
-    const b = seq[i];
-    out[i] = b >= 0x61 && b <= 0x7a ? b - 0x20 : b;
-  }
-  return out;
-}
-
 export function processRecordBytes(id: string, sequence: Uint8Array, expectedLength: number, sink: RecordSink): RecordCounts {
   let frames = 0;
   const spans = chunkSpans(sequence.length, expectedLength);
@@ -54,7 +41,8 @@ export function processRecordBytes(id: string, sequence: Uint8Array, expectedLen
     const cid = chunkId(id, span.index);
     const chunk = sequence.subarray(span.start, span.end);
     sink.chunk(cid, chunk);
-    for (const f of identifyFrameBytes(upperCase(chunk))) {
+    // `process_record` upper-cases the chunk first; identifyFrameBytes does that on the fly.
+    for (const f of identifyFrameBytes(chunk, { upperCase: true })) {
       sink.frame(cid + f.suffix, f.nucleotide, f.protein);
       frames++;
     }

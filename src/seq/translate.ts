@@ -66,6 +66,19 @@ const AMINO = new Uint8Array(125);
 for (const [codon, aa] of Object.entries(CODON_TABLE)) {
   AMINO[BASE[codon.charCodeAt(0)] * 25 + BASE[codon.charCodeAt(1)] * 5 + BASE[codon.charCodeAt(2)]] = aa.charCodeAt(0);
 }
+/** The same with lowercase acgt accepted: `identify_seq(id, seq.upper())` without an upper-cased copy. */
+const BASE_ANY_CASE = BASE.slice();
+BASE_ANY_CASE[0x61] = 0;
+BASE_ANY_CASE[0x63] = 1;
+BASE_ANY_CASE[0x67] = 2;
+BASE_ANY_CASE[0x74] = 3;
+/** Amino acid of the reverse-complement codon: index by the forward bases read right to left. */
+const AMINO_RC = new Uint8Array(125);
+for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) for (let c = 0; c < 4; c++) AMINO_RC[a * 25 + b * 5 + c] = AMINO[(3 - a) * 25 + (3 - b) * 5 + (3 - c)];
+/** ASCII upper-casing table (`str.upper()` on the ASCII the reader accepts). */
+const UPPER = new Uint8Array(256);
+for (let i = 0; i < 256; i++) UPPER[i] = i >= 0x61 && i <= 0x7a ? i - 0x20 : i;
+
 /** `str.maketrans('ACGTacgt', 'TGCAtgca')`; every other byte maps to itself. */
 const COMPLEMENT = new Uint8Array(256);
 for (let i = 0; i < 256; i++) COMPLEMENT[i] = i;
@@ -98,31 +111,70 @@ function translateFrameInto(seq: Uint8Array, frame: number, out: Uint8Array, sto
 }
 
 // Scratch memory reused across calls (the hot path allocates nothing per frame).
-let rcScratch = new Uint8Array(1024);
+let nucleotideScratch = new Uint8Array(6 * 1024);
 let proteinScratch = new Uint8Array(6 * 342);
 
 /**
- * `identify_seq(seqid, sequence)` followed by the `protein != ''` filter of
- * `make_predictdata`, on bytes. The caller upper-cases first, as the original
- * does (`str(record.seq).upper()`). Returned views point into scratch memory
- * and are overwritten by the next call.
+ * Translates reverse-complement frame `offset` of `seq` without building the
+ * reverse complement: rc[i] = complement(seq[n-1-i]). Same return as translateFrameInto.
  */
-export function identifyFrameBytes(seq: Uint8Array): FrameBytes[] {
+function translateReverseFrameInto(seq: Uint8Array, base: Uint8Array, offset: number, out: Uint8Array): number {
+  let p = 0;
+  for (let j = seq.length - 1 - offset; j >= 2; j -= 3) {
+    const aa = AMINO_RC[base[seq[j]] * 25 + base[seq[j - 1]] * 5 + base[seq[j - 2]]];
+    if (aa === 0) continue;
+    if (aa === STAR) return -1;
+    out[p++] = aa;
+  }
+  return p;
+}
+
+function translateForwardFrameInto(seq: Uint8Array, base: Uint8Array, offset: number, out: Uint8Array): number {
+  let p = 0;
+  const last = seq.length - 2;
+  for (let i = offset; i < last; i += 3) {
+    const aa = AMINO[base[seq[i]] * 25 + base[seq[i + 1]] * 5 + base[seq[i + 2]]];
+    if (aa === 0) continue;
+    if (aa === STAR) return -1;
+    out[p++] = aa;
+  }
+  return p;
+}
+
+/**
+ * `identify_seq(seqid, sequence)` followed by the `protein != ''` filter of
+ * `make_predictdata`, on bytes. With `upperCase` it behaves as on
+ * `sequence.upper()` (what `process_record` passes) without copying the
+ * input: lowercase bases translate, and the nucleotide slices come out
+ * upper-cased. Returned views point into scratch memory and are overwritten
+ * by the next call.
+ */
+export function identifyFrameBytes(seq: Uint8Array, options: { upperCase?: boolean } = {}): FrameBytes[] {
   const n = seq.length;
-  if (rcScratch.length < n) rcScratch = new Uint8Array(n * 2);
+  const upper = options.upperCase ?? false;
+  const base = upper ? BASE_ANY_CASE : BASE;
   const maxProtein = Math.floor(n / 3) + 1;
   if (proteinScratch.length < 6 * maxProtein) proteinScratch = new Uint8Array(12 * maxProtein);
-  const rc = reverseComplementBytes(seq, rcScratch.subarray(0, n));
+  if (nucleotideScratch.length < 6 * (n + 1)) nucleotideScratch = new Uint8Array(12 * (n + 1));
   const kept: FrameBytes[] = [];
   for (let f = 0; f < 6; f++) {
-    const strand = f < 3 ? seq : rc;
     const offset = f % 3;
     const out = proteinScratch.subarray(f * maxProtein, (f + 1) * maxProtein);
-    const len = translateFrameInto(strand, offset, out, true);
+    const len = f < 3 ? translateForwardFrameInto(seq, base, offset, out) : translateReverseFrameInto(seq, base, offset, out);
     if (len <= 0) continue;
-    // seq[num-1 : num + 3*len] with num = offset + 1; Python clamps the end.
+    // seq[num-1 : num + 3*len] with num = offset + 1 (on the reverse complement for R frames); Python clamps the end.
     const end = Math.min(n, offset + 1 + 3 * len);
-    kept.push({ suffix: FRAME_SUFFIXES[f], nucleotide: strand.subarray(offset, end), protein: out.subarray(0, len) });
+    const nt = nucleotideScratch.subarray(f * (n + 1), f * (n + 1) + end - offset);
+    if (f < 3) {
+      if (upper) for (let i = offset; i < end; i++) nt[i - offset] = UPPER[seq[i]];
+      else nt.set(seq.subarray(offset, end));
+    } else {
+      for (let i = offset; i < end; i++) {
+        const b = COMPLEMENT[seq[n - 1 - i]];
+        nt[i - offset] = upper ? UPPER[b] : b;
+      }
+    }
+    kept.push({ suffix: FRAME_SUFFIXES[f], nucleotide: nt, protein: out.subarray(0, len) });
   }
   return kept;
 }
