@@ -1,13 +1,114 @@
-import type { Command } from 'commander';
-import { VirnucproError } from '../../util/errors.js';
+/**
+ * `virnucpro predict`: flag parsing only; the pipeline is src/pipeline/predict.ts.
+ */
+import { Option, type Command } from 'commander';
+import { appendFileSync } from 'node:fs';
+import { DEFAULT_BATCH_TOKENS, DEFAULT_SHARD_TOKENS, runPredict } from '../../pipeline/predict.js';
+import { addSchedulerOptions, schedulerSettingsFrom, type SchedulerFlags } from '../../scheduler/cli-options.js';
+import { DEMO_WARNING, ensureDemoModels } from '../../models/demo.js';
+import { UsageError } from '../../util/errors.js';
 
-/** `virnucpro predict`: not built yet (see the issue list). */
+interface PredictFlags extends SchedulerFlags {
+  expectedLength: number;
+  models?: string;
+  esm?: string;
+  dnabert?: string;
+  classifier?: string;
+  demo?: boolean;
+  outDir?: string;
+  threads?: number;
+  device?: string;
+  batchTokens: number;
+  shardTokens: number;
+  resume?: boolean;
+  force?: boolean;
+  keepIntermediate?: boolean;
+  saveEmbeddings?: boolean;
+  minScore: number;
+  precision: 'fp32' | 'fp16';
+  cacheDir?: string;
+  allowCpuFallback?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  logFile?: string;
+}
+
+function integer(name: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min) throw new UsageError(`${name} must be an integer >= ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+function score(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`--min-score must be a number between 0 and 1, got '${value}'`);
+  return n;
+}
+
 export function registerPredict(program: Command): void {
-  program
+  const cmd = program
     .command('predict')
-    .description('(not yet available)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new VirnucproError('`virnucpro predict` is not implemented yet');
+    .description('identify viral sequences: chunk, translate, embed (DNABERT-S + ESM-2), classify; resumable')
+    .argument('<input>', 'FASTA file (plain, gzip, bzip2, xz or zstd)')
+    .requiredOption('-e, --expected-length <N>', 'chunk length the classifier was trained for: 300 or 500', integer('--expected-length', 1))
+    .option('--models <bundle>', 'prepared model bundle (virnucpro models prepare)')
+    .option('--esm <path>', 'ESM-2 weights: fair-esm .pt or Hugging Face directory')
+    .option('--dnabert <dir>', 'DNABERT-S Hugging Face directory (config.json, tokenizer.json, weights)')
+    .option('--classifier <pth>', 'VirNucPro classifier (300_model.pth / 500_model.pth)')
+    .option('--demo', 'use the built-in tiny demo models (scores mean nothing; for trying the tool)')
+    .option('-o, --out-dir <dir>', 'output directory (default: <input stem>_virnucpro)')
+    .option('-t, --threads <N>', 'ONNX Runtime threads per worker (default: cores / CPU workers)', integer('--threads', 1))
+    .option('--device <spec>', 'one device: cpu, cuda:N or webgpu (shorthand for --devices)')
+    .option('--batch-tokens <N>', 'padded tokens per model batch', integer('--batch-tokens', 1), DEFAULT_BATCH_TOKENS)
+    .option('--shard-tokens <N>', 'tokens per shard of work (the unit of scheduling and resume)', integer('--shard-tokens', 1), DEFAULT_SHARD_TOKENS)
+    .addOption(new Option('--resume', 'continue an interrupted run in the output directory').conflicts('force'))
+    .option('--force', 'overwrite the output directory')
+    .option('--keep-intermediate', "also write the original's intermediate FASTA files")
+    .option('--save-embeddings', 'also write the merged features per shard (embeddings/, see README)')
+    .option('--min-score <x>', 'virus score above which a record is called virus in summary.tsv', score, 0.5)
+    .addOption(new Option('--precision <p>', 'precision of graphs built from raw weights').choices(['fp32', 'fp16']).default('fp32'))
+    .option('--cache-dir <dir>', 'model and graph cache (default: $VIRNUCPRO_CACHE or ~/.cache/virnucpro)')
+    .option('--allow-cpu-fallback', 'run on the CPU (with a warning) when a GPU provider cannot start')
+    .addOption(new Option('-q, --quiet', 'no progress output').conflicts('verbose'))
+    .option('-v, --verbose', 'more detail in the log')
+    .option('--log-file <file>', 'also append the log to this file');
+  addSchedulerOptions(cmd).action(async (input: string, flags: PredictFlags) => {
+    if (flags.device && (flags.devices || flags.gpus)) throw new UsageError('--device cannot be combined with --devices/--gpus');
+    if (flags.demo && (flags.models || flags.esm || flags.dnabert || flags.classifier)) {
+      throw new UsageError('--demo cannot be combined with --models/--esm/--dnabert/--classifier');
+    }
+    const logFile = flags.logFile;
+    const log = (line: string): void => {
+      if (!flags.quiet || /error|warning/i.test(line)) process.stderr.write(`${line}\n`);
+      if (logFile) appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+    };
+    const scheduler = await schedulerSettingsFrom({ ...flags, devices: flags.device ?? flags.devices });
+    let models = { bundle: flags.models, esm: flags.esm, dnabert: flags.dnabert, classifier: flags.classifier };
+    if (flags.demo) {
+      const demo = await ensureDemoModels(flags.cacheDir);
+      models = { bundle: undefined, esm: demo.esm, dnabert: demo.dnabert, classifier: demo.classifier };
+    }
+    await runPredict({
+      input,
+      expectedLength: flags.expectedLength,
+      outDir: flags.outDir,
+      models: { ...models, precision: flags.precision, cacheDir: flags.cacheDir },
+      demoWarning: flags.demo ? DEMO_WARNING : undefined,
+      threads: flags.threads,
+      batchTokens: flags.batchTokens,
+      shardTokens: flags.shardTokens,
+      resume: flags.resume,
+      force: flags.force,
+      keepIntermediate: flags.keepIntermediate,
+      saveEmbeddings: flags.saveEmbeddings,
+      minScore: flags.minScore,
+      allowCpuFallback: flags.allowCpuFallback,
+      scheduler,
+      quiet: flags.quiet,
+      verbose: flags.verbose,
+      log,
     });
+  });
 }

@@ -1,0 +1,209 @@
+/**
+ * Final outputs of a `predict` run, streamed from the finished shards in input
+ * order (memory holds one shard at a time; the per-chunk verdicts are sorted
+ * with an external sort):
+ *
+ * - `prediction_results.txt`: the original's rows, order and formatting;
+ * - `prediction_results_highestscore.csv`: the original's per-chunk verdicts
+ *   (grouped by ID minus its 2-character frame suffix, sorted as pandas sorts);
+ * - `summary.tsv`: one row per input record, in input order (ours);
+ * - `embeddings/` with --save-embeddings: each shard's result file and its frame ids.
+ *
+ * Every file is written under a temporary name and renamed when complete.
+ */
+import { createReadStream } from 'node:fs';
+import { link, copyFile, mkdir } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import {
+  comparePythonStrings,
+  formatHighestScoreRow,
+  formatNumpyFloat32,
+  HIGHEST_SCORE_HEADER,
+  modifiedId,
+  PredictionResultsWriter,
+} from '../io/results.js';
+import { AtomicFileWriter } from '../util/atomic.js';
+import { VirnucproError } from '../util/errors.js';
+import { ExternalSorter } from './external-sort.js';
+import { parseRecordRow, type RecordRow } from './plan.js';
+import { readShardInput, readShardResult, shardInputName, shardResultName } from './shard-files.js';
+import type { RunPlan, WorkDir } from './workdir.js';
+
+export const OUTPUT_FILES = {
+  predictions: 'prediction_results.txt',
+  highestScore: 'prediction_results_highestscore.csv',
+  summary: 'summary.tsv',
+  embeddings: 'embeddings',
+} as const;
+
+export const SUMMARY_HEADER = 'id\tlength\tchunks\tframes_scored\tmax_virus_score\tverdict\tstatus';
+
+export interface FinalizeOptions {
+  plan: RunPlan;
+  workDir: WorkDir;
+  outDir: string;
+  /** A record is called `virus` when its highest virus score (score2) exceeds this. */
+  minScore: number;
+  saveEmbeddings: boolean;
+  /** A line written first in every text output (demo models). */
+  banner?: string;
+}
+
+export interface FinalizeCounts {
+  rows: number;
+  chunkVerdicts: number;
+  virusChunks: number;
+  virusRecords: number;
+}
+
+interface RecordAcc {
+  row: RecordRow;
+  scored: number;
+  maxVirus: number;
+}
+
+/** Streams records.tsv in order. */
+async function* readRecords(path: string): AsyncGenerator<RecordRow> {
+  let first = true;
+  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
+    if (first) {
+      first = false; // header
+      continue;
+    }
+    if (line !== '') yield parseRecordRow(line);
+  }
+}
+
+function summaryLine(acc: RecordAcc, minScore: number): string {
+  const r = acc.row;
+  const scored = acc.scored > 0;
+  const verdict = !scored ? 'not_scored' : acc.maxVirus > minScore ? 'virus' : 'non_virus';
+  const score = scored ? formatNumpyFloat32(acc.maxVirus) : 'NA';
+  return `${r.id}\t${r.length}\t${r.chunks}\t${acc.scored}\t${score}\t${verdict}\t${r.status}`;
+}
+
+export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> {
+  const { plan, workDir, outDir } = o;
+  const counts: FinalizeCounts = { rows: 0, chunkVerdicts: 0, virusChunks: 0, virusRecords: 0 };
+  const predictions = new PredictionResultsWriter(join(outDir, OUTPUT_FILES.predictions), o.banner);
+  const summary = new AtomicFileWriter(join(outDir, OUTPUT_FILES.summary));
+  const highest = new AtomicFileWriter(join(outDir, OUTPUT_FILES.highestScore));
+  const writers = [predictions, summary, highest];
+  if (o.banner) {
+    summary.write(`# ${o.banner}\n`);
+    highest.write(`# ${o.banner}\n`);
+  }
+  summary.write(`${SUMMARY_HEADER}\n`);
+  const sorter = new ExternalSorter(workDir.dir, comparePythonStrings);
+  const records = readRecords(workDir.recordsPath);
+  let current: RecordAcc | null = null;
+
+  const finishRecord = (): void => {
+    if (!current) return;
+    if (current.scored > 0 && current.maxVirus > o.minScore) counts.virusRecords++;
+    summary.write(`${summaryLine(current, o.minScore)}\n`);
+    current = null;
+  };
+  /** Writes every record before `index` (records without frames included) and makes `index` current. */
+  const advanceTo = async (index: number): Promise<RecordAcc> => {
+    while (!current || current.row.index < index) {
+      finishRecord();
+      const next = await records.next();
+      if (next.done) throw new VirnucproError(`work folder ${workDir.dir}: records.tsv ends before record ${index}`);
+      current = { row: next.value, scored: 0, maxVirus: -Infinity };
+    }
+    return current;
+  };
+
+  // The running chunk group; pandas compares the scores it parsed back from the text file.
+  let group: { key: string; max1: number; max2: number } | null = null;
+  const flushGroup = async (): Promise<void> => {
+    if (group) await sorter.add(group.key, `${group.key}\t${group.max1}\t${group.max2}`);
+    group = null;
+  };
+
+  try {
+    if (o.saveEmbeddings) await mkdir(join(outDir, OUTPUT_FILES.embeddings), { recursive: true });
+    for (const shard of plan.shards) {
+      const frames = await readShardInput(workDir.path(shardInputName(shard.index)));
+      const resultPath = workDir.path(shardResultName(shard.index));
+      const check = await readShardResult(resultPath, { shard: shard.index, frames: shard.frames });
+      if (!check.ok) throw new VirnucproError(`shard ${shard.index} has no valid result (${check.reason}); rerun with --resume`);
+      const probs = check.result.probabilities;
+      const classes = check.result.classes;
+      for (let i = 0; i < frames.length; i++) {
+        const f = frames[i];
+        const score1 = probs[i * classes];
+        const score2 = probs[i * classes + 1];
+        predictions.write({ id: f.id, score1, score2 });
+        counts.rows++;
+        const rec = await advanceTo(f.recordIndex);
+        rec.scored++;
+        if (score2 > rec.maxVirus) rec.maxVirus = score2;
+        const key = modifiedId(f.id);
+        const s1 = Number(formatNumpyFloat32(score1));
+        const s2 = Number(formatNumpyFloat32(score2));
+        if (group && group.key === key) {
+          group.max1 = Math.max(group.max1, s1);
+          group.max2 = Math.max(group.max2, s2);
+        } else {
+          await flushGroup();
+          group = { key, max1: s1, max2: s2 };
+        }
+      }
+      if (o.saveEmbeddings) await exportEmbeddings(o, shard.index, resultPath, frames.map((f) => f.id));
+    }
+    await flushGroup();
+    // Records after the last frame (or all of them, when nothing was scored).
+    finishRecord();
+    for (let next = await records.next(); !next.done; next = await records.next()) {
+      current = { row: next.value, scored: 0, maxVirus: -Infinity };
+      finishRecord();
+    }
+
+    highest.write(`${HIGHEST_SCORE_HEADER}\n`);
+    // Equal keys are adjacent after sorting; merge them as pandas' groupby would.
+    let pending: { key: string; max1: number; max2: number } | null = null;
+    const emit = (): void => {
+      if (!pending) return;
+      const isVirus = pending.max2 >= pending.max1;
+      counts.chunkVerdicts++;
+      if (isVirus) counts.virusChunks++;
+      highest.write(`${formatHighestScoreRow({ modifiedId: pending.key, isVirus })}\n`);
+    };
+    for await (const line of sorter.sorted()) {
+      const [key, a, b] = line.split('\t');
+      const max1 = Number(a);
+      const max2 = Number(b);
+      if (pending && pending.key === key) {
+        pending.max1 = Math.max(pending.max1, max1);
+        pending.max2 = Math.max(pending.max2, max2);
+      } else {
+        emit();
+        pending = { key, max1, max2 };
+      }
+    }
+    emit();
+    for (const w of writers) w.commit();
+  } catch (e) {
+    for (const w of writers) w.abort();
+    throw e;
+  }
+  return counts;
+}
+
+/** --save-embeddings: the shard's result file (hard link when possible) and its frame ids, one per line. */
+async function exportEmbeddings(o: FinalizeOptions, shard: number, resultPath: string, ids: string[]): Promise<void> {
+  const dir = join(o.outDir, OUTPUT_FILES.embeddings);
+  const base = shardResultName(shard).replace(/\.result$/, '');
+  const target = join(dir, `${base}.bin`);
+  try {
+    await link(resultPath, target);
+  } catch {
+    await copyFile(resultPath, target);
+  }
+  const idsOut = new AtomicFileWriter(join(dir, `${base}.ids`));
+  idsOut.write(ids.join('\n') + '\n');
+  idsOut.commit();
+}

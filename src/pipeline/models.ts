@@ -1,0 +1,121 @@
+/**
+ * The three models a `predict` run uses, from whatever the user gave: a
+ * prepared bundle (`--models`), raw weight files (`--esm/--dnabert/--classifier`,
+ * turned into graphs once and cached), or the built-in demo models (`--demo`).
+ * Workers receive bundle directories only; the parent checks here that the
+ * models fit together and fingerprints them for resume.
+ */
+import { createHash } from 'node:crypto';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Precision } from '../formats/onnx/layers.js';
+import { openBundle, type BundleManifest, type OpenedBundle } from '../models/bundle.js';
+import type { ClassifierConfig, DnabertConfig, Esm2Config } from '../models/config.js';
+import { loadClassifier, loadDnabert, loadEsm2 } from '../models/load.js';
+import { graphFor } from '../runtime/graph-cache.js';
+import { InputError, UsageError } from '../util/errors.js';
+
+export interface ModelChoice {
+  /** A prepared bundle with all three models. */
+  bundle?: string;
+  esm?: string;
+  dnabert?: string;
+  classifier?: string;
+  /** Precision of graphs built from raw weights (bundles carry their own). */
+  precision: Precision;
+  cacheDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface ResolvedModels {
+  /** Bundle directory holding each model (one directory for a full bundle). */
+  dirs: { esm2: string; dnabert: string; classifier: string };
+  configs: { esm2: Esm2Config; dnabert: DnabertConfig; classifier: ClassifierConfig };
+  precision: Precision;
+  /** Fingerprint of the graphs and weights actually run (from the bundle manifests' file checksums). */
+  sha256: string;
+  /** For run.json: where each model came from. */
+  sources: Record<string, { bundle: string; sourceFormat: string; sources: string[] }>;
+}
+
+const HOW = 'give either --models BUNDLE (from `virnucpro models prepare`) or all of --esm, --dnabert and --classifier (or --demo)';
+
+export async function resolveModels(choice: ModelChoice): Promise<ResolvedModels> {
+  const raw = [choice.esm, choice.dnabert, choice.classifier];
+  const anyRaw = raw.some((x) => x !== undefined);
+  if (choice.bundle && anyRaw) throw new UsageError(`--models cannot be combined with --esm/--dnabert/--classifier`, { hint: HOW });
+  let bundles: { esm2: OpenedBundle; dnabert: OpenedBundle; classifier: OpenedBundle };
+  if (choice.bundle) {
+    const b = await openBundle(choice.bundle);
+    for (const kind of ['esm2', 'dnabert-s', 'classifier'] as const) {
+      if (!b.manifest.models[kind]) {
+        throw new InputError(`${b.dir}: the bundle has no ${kind} model`, {
+          hint: 'prepare a complete bundle with `virnucpro models prepare --esm PATH --dnabert DIR --classifier PTH --out DIR`',
+        });
+      }
+    }
+    bundles = { esm2: b, dnabert: b, classifier: b };
+  } else {
+    if (!choice.esm || !choice.dnabert || !choice.classifier) {
+      const missing = ['--esm', '--dnabert', '--classifier'].filter((_, i) => raw[i] === undefined);
+      throw new UsageError(`missing model${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`, { hint: HOW });
+    }
+    const tokenizerPath = join(choice.dnabert, 'tokenizer.json');
+    try {
+      await access(tokenizerPath);
+    } catch {
+      throw new InputError(`${choice.dnabert}: no tokenizer.json in the DNABERT-S directory`, {
+        hint: 'use the Hugging Face directory of zhihan1996/DNABERT-S (config.json, tokenizer.json and the weights), e.g. from `virnucpro models fetch dnabert-s`',
+      });
+    }
+    const opts = { precision: choice.precision, cacheDir: choice.cacheDir, log: choice.log };
+    const [esm2, dnabert, classifier] = await Promise.all([loadEsm2(choice.esm), loadDnabert(choice.dnabert), loadClassifier(choice.classifier)]);
+    const dirs = {
+      esm2: (await graphFor({ esm2 }, opts)).dir,
+      dnabert: (await graphFor({ dnabert: { model: dnabert, tokenizerPath } }, opts)).dir,
+      classifier: (await graphFor({ classifier }, opts)).dir,
+    };
+    bundles = { esm2: await openBundle(dirs.esm2), dnabert: await openBundle(dirs.dnabert), classifier: await openBundle(dirs.classifier) };
+  }
+
+  const esmEntry = bundles.esm2.manifest.models.esm2!;
+  const dnaEntry = bundles.dnabert.manifest.models['dnabert-s']!;
+  const clsEntry = bundles.classifier.manifest.models.classifier!;
+  const configs = { esm2: esmEntry.config, dnabert: dnaEntry.config, classifier: clsEntry.config };
+  const features = configs.dnabert.hiddenSize + configs.esm2.embedDim;
+  if (configs.classifier.inputDim !== features) {
+    throw new InputError(
+      `the models do not fit together: the classifier (${clsEntry.sources[0]?.path ?? bundles.classifier.dir}) expects ${configs.classifier.inputDim} features, ` +
+        `but DNABERT-S (${configs.dnabert.hiddenSize}) + ESM-2 (${configs.esm2.embedDim}) give ${features}`,
+      { hint: 'use the classifier trained for these embedding models (300_model.pth / 500_model.pth for DNABERT-S + ESM-2 3B)' },
+    );
+  }
+  if (configs.classifier.numClasses !== 2) {
+    throw new InputError(`the classifier has ${configs.classifier.numClasses} classes; VirNucPro's has 2 (others, virus)`);
+  }
+  const precisions = new Set([bundles.esm2, bundles.dnabert, bundles.classifier].map((b) => b.manifest.precision));
+  const precision = precisions.size === 1 ? [...precisions][0] : choice.precision;
+  return {
+    dirs: { esm2: bundles.esm2.dir, dnabert: bundles.dnabert.dir, classifier: bundles.classifier.dir },
+    configs,
+    precision,
+    sha256: fingerprint([bundles.esm2.manifest, bundles.dnabert.manifest, bundles.classifier.manifest]),
+    sources: {
+      esm2: { bundle: bundles.esm2.dir, sourceFormat: esmEntry.sourceFormat, sources: esmEntry.sources.map((s) => s.path) },
+      'dnabert-s': { bundle: bundles.dnabert.dir, sourceFormat: dnaEntry.sourceFormat, sources: dnaEntry.sources.map((s) => s.path) },
+      classifier: { bundle: bundles.classifier.dir, sourceFormat: clsEntry.sourceFormat, sources: clsEntry.sources.map((s) => s.path) },
+    },
+  };
+}
+
+/** Checksums of every graph, weight and tokenizer file run, independent of where the bundles live. */
+function fingerprint(manifests: BundleManifest[]): string {
+  const files = manifests.map((m) =>
+    Object.entries(m.files)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, rec]) => [name, rec.bytes, rec.sha256 ?? null]),
+  );
+  return createHash('sha256')
+    .update(JSON.stringify({ precision: manifests.map((m) => m.precision), files }))
+    .digest('hex');
+}

@@ -1,0 +1,358 @@
+/**
+ * `virnucpro predict`, end to end:
+ *
+ *   models   resolve and check the three models (bundle, raw weights or demo)
+ *   plan     stream the FASTA through chunking/translation into shard files (work/)
+ *   compute  shards -> devices (scheduler): DNABERT-S + ESM-2 embeddings, classifier;
+ *            each result written atomically as it arrives
+ *   outputs  prediction_results.txt, prediction_results_highestscore.csv, summary.tsv,
+ *            run.json (and the intermediate FASTA files / embeddings when asked)
+ *
+ * Resume: plan.json fingerprints the input and every result-changing parameter;
+ * a shard is done exactly when its result file validates. Killing the run at any
+ * point and resuming gives byte-identical outputs.
+ */
+import { availableParallelism } from 'node:os';
+import { readdir, rm, stat, access } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { fastaStem } from '../io/paths.js';
+import { translateFile } from '../io/translate-files.js';
+import { Coordinator, type RunReport } from '../scheduler/coordinator.js';
+import { shardCost } from '../scheduler/cost.js';
+import type { SchedulerSettings } from '../scheduler/cli-options.js';
+import type { ShardDescriptor } from '../scheduler/types.js';
+import { dashboardDefault, startMonitoring } from '../monitor/session.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { ExitCode, InputError, VirnucproError } from '../util/errors.js';
+import { createProgress } from '../util/progress.js';
+import { TOOL_VERSION } from '../util/version.js';
+import { OUTPUT_FILES, writeOutputs, type FinalizeCounts } from './finalize.js';
+import { resolveModels, type ModelChoice, type ResolvedModels } from './models.js';
+import { estimateDnaTokens, planShards, sha256OfFile } from './plan.js';
+import { readShardResult, shardInputName, shardResultName, writeShardResult } from './shard-files.js';
+import { CALIBRATION_PROBE, type ShardPayload, type ShardWorkerInit, type ShardWorkerResult } from './shard-worker.js';
+import { assertResumable, outputDirExists, PLAN_FORMAT_VERSION, WorkDir, type RunFingerprint, type RunPlan } from './workdir.js';
+
+export const DEFAULT_BATCH_TOKENS = 4096;
+/** Tokens (both models) per shard: a few thousand frames of 300-500 bp. */
+export const DEFAULT_SHARD_TOKENS = 400_000;
+
+export interface PredictOptions {
+  input: string;
+  expectedLength: number;
+  /** Default `<stem>_virnucpro` in the current directory. */
+  outDir?: string;
+  models: ModelChoice;
+  /** Set when the models are the built-in demo models: every output says so. */
+  demoWarning?: string;
+  threads?: number;
+  batchTokens?: number;
+  shardTokens?: number;
+  resume?: boolean;
+  force?: boolean;
+  keepIntermediate?: boolean;
+  saveEmbeddings?: boolean;
+  minScore?: number;
+  allowCpuFallback?: boolean;
+  scheduler: SchedulerSettings;
+  quiet?: boolean;
+  verbose?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface PredictResult {
+  outDir: string;
+  complete: boolean;
+  runJson: Record<string, unknown>;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function prepareOutDir(outDir: string, o: PredictOptions, log: (l: string) => void): Promise<void> {
+  if (!(await exists(outDir))) return;
+  const entries = await readdir(outDir).catch(() => {
+    throw new InputError(`${outDir} exists and is not a directory`);
+  });
+  if (entries.length === 0) return;
+  if (o.force) {
+    log(`--force: removing the previous contents of ${outDir}`);
+    await rm(outDir, { recursive: true, force: true });
+    return;
+  }
+  if (!o.resume) throw outputDirExists(outDir);
+}
+
+/** Leftover temporary files of killed writes in the output directory. */
+async function removeTemporaries(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith('.') && n.endsWith('.tmp')).map((n) => rm(join(dir, n), { force: true })));
+}
+
+function handlerModulePath(): string {
+  // The worker imports this module next to us: .ts under tsx (tests), .js when built.
+  const here = fileURLToPath(import.meta.url);
+  return join(here, '..', here.endsWith('.ts') ? 'shard-worker.ts' : 'shard-worker.js');
+}
+
+export async function runPredict(o: PredictOptions): Promise<PredictResult> {
+  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const t0 = performance.now();
+  const stages: Record<string, number> = {};
+  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const s = performance.now();
+    try {
+      return await fn();
+    } finally {
+      stages[name] = (stages[name] ?? 0) + (performance.now() - s) / 1000;
+    }
+  };
+
+  try {
+    await access(o.input, fsConstants.R_OK);
+  } catch (e) {
+    throw new InputError(`${o.input}: cannot read the input file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (![300, 500].includes(o.expectedLength)) log(`note: VirNucPro's classifiers were trained for -e 300 and -e 500; using ${o.expectedLength}`);
+  const outDir = resolve(o.outDir ?? `${fastaStem(o.input)}_virnucpro`);
+  await prepareOutDir(outDir, o, log);
+  if (o.demoWarning) log(o.demoWarning);
+
+  const models = await stage('models', () => resolveModels({ ...o.models, log: o.verbose ? log : undefined }));
+  const batchTokens = o.batchTokens ?? DEFAULT_BATCH_TOKENS;
+  const shardTokens = o.shardTokens ?? DEFAULT_SHARD_TOKENS;
+  const inputSha256 = await stage('hash', () => sha256OfFile(o.input));
+  const fingerprint: RunFingerprint = {
+    planFormat: PLAN_FORMAT_VERSION,
+    inputSha256,
+    expectedLength: o.expectedLength,
+    modelsSha256: models.sha256,
+    precision: models.precision,
+    batchTokens,
+    shardTokens,
+  };
+  const costOf = (dna: number[], prot: number[]) =>
+    shardCost({ dnaTokens: dna, proteinTokens: prot }, { dnabert: models.configs.dnabert, esm2: models.configs.esm2 });
+
+  // ---- plan (or pick up the interrupted run's plan)
+  const workDir = new WorkDir(outDir);
+  let plan: RunPlan | null = o.resume ? await workDir.readPlan() : null;
+  if (plan) {
+    assertResumable(plan.fingerprint, fingerprint, outDir);
+    await workDir.removeTemporaries();
+    await removeTemporaries(outDir);
+    log(`resuming the run in ${outDir}`);
+  } else {
+    if (o.resume) log(`nothing to resume in ${outDir} (the run had not finished planning): starting from the beginning`);
+    await workDir.reset();
+    const progress = createProgress({ label: 'plan', total: (await stat(o.input)).size, unit: 'bytes', quiet: o.quiet });
+    const p = await stage('plan', () =>
+      planShards({ input: o.input, expectedLength: o.expectedLength, workDir, shardTokens, shardCost: costOf, progress }),
+    );
+    plan = { fingerprint, shards: p.shards, counts: p.counts };
+    await workDir.writePlan(plan);
+  }
+  const counts = plan.counts;
+  log(
+    `${counts.records} records, ${counts.chunks} chunks, ${counts.frames} stop-free frames in ${plan.shards.length} shard(s)` +
+      (counts.recordsWithoutFrames.noStopFreeFrame + counts.recordsWithoutFrames.empty + counts.recordsWithoutFrames.shorterThanCodon > 0
+        ? `; records without frames: ${counts.recordsWithoutFrames.noStopFreeFrame} with a stop in every frame, ${counts.recordsWithoutFrames.shorterThanCodon} shorter than a codon, ${counts.recordsWithoutFrames.empty} empty`
+        : ''),
+  );
+
+  // ---- compute the shards that have no valid result yet
+  const pending: ShardDescriptor[] = [];
+  let reused = 0;
+  for (const s of plan.shards) {
+    const check = await readShardResult(workDir.path(shardResultName(s.index)), { shard: s.index, frames: s.frames });
+    if (check.ok) {
+      reused++;
+      continue;
+    }
+    if (o.resume && check.reason !== 'missing') log(`shard ${s.index}: previous result rejected (${check.reason}); recomputing`);
+    const payload: ShardPayload = { shard: s.index, inputPath: workDir.path(shardInputName(s.index)) };
+    pending.push({ id: `shard-${s.index}`, cost: s.cost, payload, tokens: s.nucleotideTokens + s.proteinTokens, sequences: s.frames });
+  }
+  if (reused > 0) log(`${reused} shard(s) already done, ${pending.length} to compute`);
+
+  let report: RunReport | null = null;
+  if (pending.length > 0) {
+    report = await stage('compute', () => computeShards(o, models, pending, plan!, workDir, outDir, batchTokens, log));
+  }
+  const complete = report ? report.complete : true;
+
+  // ---- outputs
+  let finalCounts: FinalizeCounts | null = null;
+  if (complete) {
+    finalCounts = await stage('outputs', () =>
+      writeOutputs({
+        plan: plan!,
+        workDir,
+        outDir,
+        minScore: o.minScore ?? 0.5,
+        saveEmbeddings: o.saveEmbeddings ?? false,
+        banner: o.demoWarning,
+      }),
+    );
+    if (o.keepIntermediate) {
+      await stage('intermediate', () => translateFile({ input: o.input, expectedLength: o.expectedLength, outDir }));
+    }
+  }
+
+  const wallS = (performance.now() - t0) / 1000;
+  const runJson = buildRunJson(o, outDir, models, plan, report, finalCounts, complete, stages, wallS, { batchTokens, shardTokens, reused });
+  await writeFileAtomic(join(outDir, 'run.json'), JSON.stringify(runJson, null, 2) + '\n');
+  if (o.demoWarning) await writeFileAtomic(join(outDir, 'DEMO_MODELS_WARNING.txt'), `${o.demoWarning}\n`);
+
+  if (!complete) {
+    const failed = report!.failed.map((f) => `${f.id} (${f.errors.at(-1) ?? 'worker died'})`).join(', ');
+    throw new VirnucproError(`the run is incomplete: ${report!.failed.length} shard(s) could not be processed: ${failed}`, {
+      exitCode: ExitCode.incomplete,
+      hint: `no result files were written; fix the cause and rerun with --resume -o ${outDir} to retry only those shards`,
+    });
+  }
+  log(
+    `${finalCounts!.rows} frames scored; ${finalCounts!.virusRecords} of ${counts.records} records called virus (--min-score ${o.minScore ?? 0.5}); ` +
+      `results in ${outDir} (${wallS.toFixed(1)} s)`,
+  );
+  return { outDir, complete, runJson };
+}
+
+async function computeShards(
+  o: PredictOptions,
+  models: ResolvedModels,
+  pending: ShardDescriptor[],
+  plan: RunPlan,
+  workDir: WorkDir,
+  outDir: string,
+  batchTokens: number,
+  log: (l: string) => void,
+): Promise<RunReport> {
+  const devices = o.scheduler.devices;
+  const cpuWorkers = devices.filter((d) => d.kind === 'cpu').length;
+  const threads = o.threads ?? (cpuWorkers > 0 ? Math.max(1, Math.floor(availableParallelism() / cpuWorkers)) : 2);
+  const probe = CALIBRATION_PROBE;
+  const init: ShardWorkerInit = {
+    models: models.dirs,
+    threads,
+    batchTokens,
+    saveEmbeddings: o.saveEmbeddings ?? false,
+    allowCpuFallback: o.allowCpuFallback ?? false,
+    probeCost: shardCost(
+      { dnaTokens: Array(probe.frames).fill(estimateDnaTokens(probe.nucleotide.length)), proteinTokens: Array(probe.frames).fill(probe.protein.length + 2) },
+      { dnabert: models.configs.dnabert, esm2: models.configs.esm2 },
+    ),
+  };
+  const coordinator = new Coordinator({
+    devices,
+    ...o.scheduler.coordinator,
+    handler: { module: handlerModulePath(), init },
+    log,
+  });
+  const totalFrames = pending.reduce((a, s) => a + (s.sequences ?? 0), 0);
+  const dashboard = o.scheduler.dashboard ?? dashboardDefault(devices.length);
+  const progress = dashboard ? null : createProgress({ label: 'predict', total: totalFrames, unit: 'items', quiet: o.quiet });
+  const monitoring = startMonitoring(coordinator, { devices, outDir, dashboard });
+  let framesDone = 0;
+  try {
+    return await coordinator.run(pending, async (shard, result) => {
+      const r = result as ShardWorkerResult;
+      const planned = plan.shards[r.shard - 1];
+      if (!planned || planned.index !== r.shard || r.frames !== planned.frames) {
+        throw new VirnucproError(`${shard.id}: worker returned ${r.frames} rows for shard ${r.shard}, the plan has ${planned?.frames}`);
+      }
+      await writeShardResult(workDir.path(shardResultName(r.shard)), r);
+      framesDone += r.frames;
+      progress?.update(framesDone, `${shard.id}`);
+    });
+  } finally {
+    progress?.stop();
+    monitoring.stop();
+  }
+}
+
+function buildRunJson(
+  o: PredictOptions,
+  outDir: string,
+  models: ResolvedModels,
+  plan: RunPlan,
+  report: RunReport | null,
+  finalCounts: FinalizeCounts | null,
+  complete: boolean,
+  stages: Record<string, number>,
+  wallS: number,
+  extra: { batchTokens: number; shardTokens: number; reused: number },
+): Record<string, unknown> {
+  const computeS = stages.compute ?? 0;
+  return {
+    tool: { name: 'virnucpro', version: TOOL_VERSION },
+    onnxruntime: { version: ort.env.versions.common, node: process.version },
+    ...(o.demoWarning ? { demo_models: true, warning: o.demoWarning } : {}),
+    complete,
+    input: { path: resolve(o.input), sha256: plan.fingerprint.inputSha256 },
+    output_dir: outDir,
+    parameters: {
+      expected_length: o.expectedLength,
+      min_score: o.minScore ?? 0.5,
+      batch_tokens: extra.batchTokens,
+      shard_tokens: extra.shardTokens,
+      threads: o.threads ?? null,
+      precision: models.precision,
+      keep_intermediate: o.keepIntermediate ?? false,
+      save_embeddings: o.saveEmbeddings ?? false,
+      resume: o.resume ?? false,
+      devices: o.scheduler.devices.map((d) => d.id),
+      work_stealing: o.scheduler.coordinator.workStealing ?? false,
+      gpu_weighted: o.scheduler.coordinator.gpuWeighted ?? false,
+      gpu_weights: o.scheduler.coordinator.weights ?? null,
+      steal_interval_s: o.scheduler.coordinator.stealIntervalS ?? 3,
+    },
+    models: {
+      sha256: models.sha256,
+      precision: models.precision,
+      configs: models.configs,
+      sources: models.sources,
+    },
+    counts: {
+      records: plan.counts.records,
+      chunks: plan.counts.chunks,
+      frames: plan.counts.frames,
+      records_without_frames: {
+        no_stop_free_frame: plan.counts.recordsWithoutFrames.noStopFreeFrame,
+        shorter_than_codon: plan.counts.recordsWithoutFrames.shorterThanCodon,
+        empty: plan.counts.recordsWithoutFrames.empty,
+      },
+      input_bases: plan.counts.inputBytes,
+      shards: plan.shards.length,
+      shards_reused: extra.reused,
+      shards_failed: report?.failed.length ?? 0,
+      ...(finalCounts
+        ? { rows: finalCounts.rows, chunk_verdicts: finalCounts.chunkVerdicts, virus_chunks: finalCounts.virusChunks, virus_records: finalCounts.virusRecords }
+        : {}),
+    },
+    stages_s: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, round(v)])),
+    wall_s: round(wallS),
+    throughput: {
+      frames_per_s: computeS > 0 && report ? round(report.devices.reduce((a, d) => a + d.sequences, 0) / computeS) : null,
+      tokens_per_s: computeS > 0 && report ? round(report.devices.reduce((a, d) => a + d.tokens, 0) / computeS) : null,
+    },
+    makespan_s: report ? round(report.makespan_s) : 0,
+    devices: report?.devices ?? [],
+    steals: report?.steals ?? [],
+    failed_shards: report?.failed ?? [],
+    outputs: complete ? Object.values(OUTPUT_FILES).filter((f) => f !== OUTPUT_FILES.embeddings || o.saveEmbeddings) : [],
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
