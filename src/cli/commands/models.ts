@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { detectModel, type DetectedModel } from '../../models/detect.js';
+import { registerModelsDemo } from './models-demo.js';
 import { registerModelsFetch } from './models-fetch.js';
 import { registerModelsList } from './models-list.js';
 import { registerModelsPrepare } from './models-prepare.js';
@@ -14,6 +15,7 @@ export function registerModels(program: Command): void {
   registerModelsList(models);
   registerModelsFetch(models);
   registerModelsPrepare(models);
+  registerModelsDemo(models);
 }
 
 /** `virnucpro models info PATH [--json]`: what kind of model a path holds, its config and tensors. */
