@@ -25,6 +25,7 @@ import {
 } from '../io/results.js';
 import { AtomicFileWriter } from '../util/atomic.js';
 import { VirnucproError } from '../util/errors.js';
+import { holdPoint } from '../util/test-hold.js';
 import { ExternalSorter } from './external-sort.js';
 import { parseRecordRow, type RecordRow } from './plan.js';
 import { readShardInput, readShardResult, shardInputName, shardResultName } from './shard-files.js';
@@ -162,6 +163,7 @@ export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> 
       finishRecord();
     }
 
+    await holdPoint('outputs');
     highest.write(`${HIGHEST_SCORE_HEADER}\n`);
     // Equal keys are adjacent after sorting; merge them as pandas' groupby would.
     let pending: { key: string; max1: number; max2: number } | null = null;

@@ -15,6 +15,7 @@ import { FastaWriter } from '../io/fasta-writer.js';
 import { processRecordBytes } from '../seq/record.js';
 import { AtomicFileWriter, writeFileAtomic } from '../util/atomic.js';
 import type { Progress } from '../util/progress.js';
+import { holdPoint } from '../util/test-hold.js';
 import { formatShardInput, shardInputName, type ShardFrame } from './shard-files.js';
 import type { PlanCounts, PlannedShard, WorkDir } from './workdir.js';
 
@@ -156,7 +157,10 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
       counts.frames += c.frames;
       records.write(`${formatRecordRow({ index: recordIndex, id: record.id, length: record.length, chunks: c.chunks, frames: c.frames, status })}\n`);
       // Flush between records once the budget is reached, so small records never straddle shards needlessly.
-      if (pendingTokens >= options.shardTokens) await flush();
+      if (pendingTokens >= options.shardTokens) {
+        await flush();
+        if (shards.length === 1) await holdPoint('plan');
+      }
     }
     await flush();
     records.commit();

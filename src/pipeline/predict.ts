@@ -29,6 +29,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { ExitCode, InputError, VirnucproError } from '../util/errors.js';
 import { createProgress } from '../util/progress.js';
 import { TOOL_VERSION } from '../util/version.js';
+import { holdPoint } from '../util/test-hold.js';
 import { OUTPUT_FILES, writeOutputs, type FinalizeCounts } from './finalize.js';
 import { resolveModels, type ModelChoice, type ResolvedModels } from './models.js';
 import { estimateDnaTokens, planShards, sha256OfFile } from './plan.js';
@@ -84,6 +85,8 @@ async function prepareOutDir(outDir: string, o: PredictOptions, log: (l: string)
     throw new InputError(`${outDir} exists and is not a directory`);
   });
   if (entries.length === 0) return;
+  // A run that failed before finishing its plan (bad input, say) left nothing worth keeping.
+  if (entries.length === 1 && entries[0] === 'work' && !(await exists(join(outDir, 'work', 'plan.json')))) return;
   if (o.force) {
     log(`--force: removing the previous contents of ${outDir}`);
     await rm(outDir, { recursive: true, force: true });
@@ -273,6 +276,7 @@ async function computeShards(
       await writeShardResult(workDir.path(shardResultName(r.shard)), r);
       framesDone += r.frames;
       progress?.update(framesDone, `${shard.id}`);
+      await holdPoint('compute');
     });
   } finally {
     progress?.stop();
