@@ -6,7 +6,7 @@ import { readFasta } from '../../src/io/fasta.js';
 import { readTorchFile, type TorchTensor } from '../../src/formats/pytorch/checkpoint.js';
 import { PyDict } from '../../src/formats/pytorch/pickle.js';
 import { readFloat32 } from '../../src/formats/tensor.js';
-import { DEMO_VERSION, DEMO_WARNING, demoModelPaths, ensureDemoModels, isCompleteDemoSet, writeDemoModels } from '../../src/models/demo.js';
+import { DEMO_VERSION, DEMO_WARNING, demoModelPaths, ensureDemoModels, isCompleteDemoSet, isDemoModel, writeDemoModels } from '../../src/models/demo.js';
 import { loadClassifier, loadDnabert, loadEsm2 } from '../../src/models/load.js';
 import { Classifier, DnabertEmbedder, Esm2Embedder } from '../../src/runtime/embedders.js';
 import { translateRecord } from '../../src/seq/record.js';
@@ -60,6 +60,13 @@ test('every demo directory says loudly that the scores mean nothing', () => {
     assert.match(text, /DEMO MODELS: TINY, RANDOM WEIGHTS\. THEIR SCORES MEAN NOTHING\./);
     assert.match(text, /virnucpro models fetch/);
     assert.ok(text.includes(`set ${DEMO_VERSION}`));
+  }
+});
+
+test('isDemoModel tells the demo files from real ones', () => {
+  for (const p of [first.esm, first.dnabert, first.classifier, join(first.dnabert, 'model.safetensors')]) assert.equal(isDemoModel(p), true, p);
+  for (const p of [fixture('esm2/fair-esm/esm2_t2_32_tiny.pt'), fixture('dnabert-s/model'), fixture('mlp/mlp_full_module.pth'), join(root, 'absent.pt')]) {
+    assert.equal(isDemoModel(p), false, p);
   }
 });
 
