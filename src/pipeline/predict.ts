@@ -227,6 +227,7 @@ export async function runPredict(o: PredictOptions): Promise<PredictResult> {
     `${finalCounts!.rows} frames scored; ${finalCounts!.virusRecords} of ${counts.records} records called virus (--min-score ${o.minScore ?? 0.5}); ` +
       `results in ${outDir} (${wallS.toFixed(1)} s)`,
   );
+  if (o.demoWarning) log(o.demoWarning);
   return { outDir, complete, runJson };
 }
 
