@@ -1,4 +1,5 @@
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,3 +18,6 @@ export function tempDir(prefix = 'virnucpro-test-'): string {
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/** `--import` value for tsx that works from any working directory (a bare `tsx` resolves against the cwd). */
+export const tsxImport = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;

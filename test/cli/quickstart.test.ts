@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, tempDir } from '../helpers.js';
+import { repoRoot, tempDir, tsxImport } from '../helpers.js';
 
 // The README's first command must stay true: it runs `predict` with the demo models on the bundled example.
 test("the README's quick-start predict command runs on a fresh checkout and says its scores mean nothing", () => {
@@ -19,7 +19,7 @@ test("the README's quick-start predict command runs on a fresh checkout and says
   const cwd = tempDir();
   const input = join(repoRoot, args[3]);
   const cliArgs = [args[2], input, ...args.slice(4)];
-  const run = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...cliArgs], {
+  const run = spawnSync(process.execPath, ['--import', tsxImport, join(repoRoot, 'src/cli/main.ts'), ...cliArgs], {
     cwd,
     env: { ...process.env, VIRNUCPRO_CACHE: join(cwd, 'cache') },
     encoding: 'utf8',
