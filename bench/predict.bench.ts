@@ -54,7 +54,7 @@ async function writeReads(path: string, n: number): Promise<number> {
   }
   bytes += buf.length;
   out.write(buf);
-  await new Promise((r) => out.end(r));
+  await new Promise<void>((r) => out.end(() => r()));
   return bytes;
 }
 

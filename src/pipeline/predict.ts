@@ -38,6 +38,8 @@ import { CALIBRATION_PROBE, type ShardPayload, type ShardWorkerInit, type ShardW
 import { assertResumable, outputDirExists, PLAN_FORMAT_VERSION, WorkDir, type RunFingerprint, type RunPlan } from './workdir.js';
 
 export const DEFAULT_BATCH_TOKENS = 4096;
+/** How ONNX Runtime, CUDA and V8 word an allocation failure. */
+const OUT_OF_MEMORY = /out of memory|failed to allocate|bad_alloc|allocation failed|CUDNN_STATUS_ALLOC_FAILED|ERR_MEMORY/i;
 /** Tokens (both models) per shard: a few thousand frames of 300-500 bp. */
 export const DEFAULT_SHARD_TOKENS = 400_000;
 
@@ -218,9 +220,13 @@ export async function runPredict(o: PredictOptions): Promise<PredictResult> {
 
   if (!complete) {
     const failed = report!.failed.map((f) => `${f.id} (${f.errors.at(-1) ?? 'worker died'})`).join(', ');
+    const outOfMemory = report!.failed.some((f) => f.errors.some((e) => OUT_OF_MEMORY.test(e)));
     throw new VirnucproError(`the run is incomplete: ${report!.failed.length} shard(s) could not be processed: ${failed}`, {
       exitCode: ExitCode.incomplete,
-      hint: `no result files were written; fix the cause and rerun with --resume -o ${outDir} to retry only those shards`,
+      hint:
+        (outOfMemory
+          ? `the device ran out of memory: lower --batch-tokens (now ${batchTokens}) or --shard-tokens (now ${shardTokens}), use --precision fp16, or run fewer workers per device; then `
+          : 'no result files were written; fix the cause and ') + `rerun with --resume -o ${outDir} to compute only the missing shards`,
     });
   }
   log(

@@ -13,6 +13,7 @@
 import type { ShardHandler, WorkerDevice } from '../scheduler/protocol.js';
 import { Classifier, DnabertEmbedder, Esm2Embedder } from '../runtime/embedders.js';
 import { readShardInput } from './shard-files.js';
+import { failShardPoint } from '../util/test-hold.js';
 
 export interface ShardWorkerInit {
   /** Bundle directories holding each model (the same directory for a full bundle). */
@@ -95,6 +96,7 @@ export async function createShardHandler(init: ShardWorkerInit, device: WorkerDe
   return {
     async handle(payload: unknown): Promise<ShardWorkerResult> {
       const p = payload as ShardPayload;
+      failShardPoint(p.shard);
       const frames = await readShardInput(p.inputPath);
       const out = await compute(
         frames.map((f) => f.nucleotide),

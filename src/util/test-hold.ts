@@ -13,3 +13,13 @@ export async function holdPoint(point: 'plan' | 'compute' | 'outputs'): Promise<
     setInterval(() => undefined, 1 << 30);
   });
 }
+
+/**
+ * Fault injection for the incomplete-run tests: with VIRNUCPRO_TEST_FAIL_SHARD=<n>
+ * the worker fails shard n every time (as a shard that crashes every device would).
+ */
+export function failShardPoint(shard: number): void {
+  if (process.env.VIRNUCPRO_TEST_FAIL_SHARD === String(shard)) {
+    throw new Error(`VIRNUCPRO_TEST_FAIL_SHARD: shard ${shard} fails on purpose`);
+  }
+}

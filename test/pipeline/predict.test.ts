@@ -253,3 +253,22 @@ test('bad invocations fail with a clear message and exit code 2', async () => {
   assert.equal(mismatch.code, 2, mismatch.stderr);
   assert.match(mismatch.stderr, /do not fit together.*expects 81 features.*give 80/s);
 });
+
+test('a shard that fails on every attempt makes the run incomplete (exit 3, no result files); --resume finishes it', async () => {
+  const ref = await referenceResults();
+  const out = join(tempDir(), 'incomplete');
+  const args = ['predict', INPUT, '-e', '500', ...MODELS, ...SMALL_SHARDS, '-o', out, '-q'];
+  const failed = await cli(args, { env: { VIRNUCPRO_TEST_FAIL_SHARD: '3' } });
+  assert.equal(failed.code, 3, failed.stderr);
+  assert.match(failed.stderr, /the run is incomplete: 1 shard\(s\) could not be processed: shard-3/);
+  assert.match(failed.stderr, /--resume/);
+  for (const f of RESULT_FILES) assert.ok(!existsSync(join(out, f)), `${f} must not be written for an incomplete run`);
+  const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+  assert.equal(run.complete, false);
+  assert.equal(run.failed_shards[0].id, 'shard-3');
+
+  const resumed = await cli([...args, '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.deepEqual(readResults(out), ref);
+  assert.equal(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).counts.shards_reused, run.counts.shards - 1);
+});
