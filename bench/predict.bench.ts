@@ -48,7 +48,7 @@ async function writeReads(path: string, n: number): Promise<number> {
     buf += `>read_${i} generated\n${seq}\n`;
     if (buf.length > 1 << 20) {
       bytes += buf.length;
-      if (!out.write(buf)) await new Promise((r) => out.once('drain', r));
+      if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()));
       buf = '';
     }
   }
