@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { appendFileSync } from 'node:fs';
 import { DEFAULT_BATCH_TOKENS, DEFAULT_SHARD_TOKENS, runPredict } from '../../pipeline/predict.js';
 import { addSchedulerOptions, schedulerSettingsFrom, type SchedulerFlags } from '../../scheduler/cli-options.js';
-import { DEMO_WARNING, ensureDemoModels } from '../../models/demo.js';
+import { DEMO_WARNING, ensureDemoModels, isDemoModel } from '../../models/demo.js';
 import { UsageError } from '../../util/errors.js';
 
 interface PredictFlags extends SchedulerFlags {
@@ -95,7 +95,8 @@ export function registerPredict(program: Command): void {
       expectedLength: flags.expectedLength,
       outDir: flags.outDir,
       models: { ...models, precision: flags.precision, cacheDir: flags.cacheDir },
-      demoWarning: flags.demo ? DEMO_WARNING : undefined,
+      // Demo files passed by path get the same warning as --demo.
+      demoWarning: flags.demo || [models.esm, models.dnabert, models.classifier].some((p) => p !== undefined && isDemoModel(p)) ? DEMO_WARNING : undefined,
       threads: flags.threads,
       batchTokens: flags.batchTokens,
       shardTokens: flags.shardTokens,
