@@ -233,6 +233,7 @@ export async function runPredict(o: PredictOptions): Promise<PredictResult> {
     `${finalCounts!.rows} frames scored; ${finalCounts!.virusRecords} of ${counts.records} records called virus (--min-score ${o.minScore ?? 0.5}); ` +
       `results in ${outDir} (${wallS.toFixed(1)} s)`,
   );
+  log(`time per stage: ${Object.entries(stages).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
   if (o.demoWarning) log(o.demoWarning);
   return { outDir, complete, runJson };
 }
