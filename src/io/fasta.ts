@@ -21,21 +21,32 @@
  * `ReadFastaOptions.duplicateIds`). Empty records are yielded (callers count
  * them).
  *
- * Memory: the parser holds one record's sequence (its buffer grows to the
- * longest record seen) plus one input block, so it is flat in the file size.
+ * Memory: sequences are appended to an arena of a few MiB and each record's
+ * `bytes` is a view into it (no copy per record); a full arena is left to the
+ * records that still point into it and a new one started, so memory is flat
+ * in the file size. Holding on to a record keeps its arena alive: callers that
+ * keep a few records long-term should copy them (`bytes.slice()`).
  * Duplicate detection keeps a Set of every id (roughly id length + 50 bytes
  * per record: about 0.7 GB for 10 million records); pass
  * `duplicateIds: 'allow'` to skip it.
  *
- * The hot loop works on bytes with a class table (no per-character strings).
+ * Speed: a sequence line made only of residues (nearly every line of a real
+ * file) is found with a native newline search, checked against a class table
+ * and copied in bulk; everything else (headers, CR line ends, whitespace,
+ * errors, a line split between two blocks) goes through a byte-at-a-time state
+ * machine that implements the rules above.
  *
  * Public API:
  * - `class FastaRecord { id; description; bytes; line; get sequence(); get length() }`
  * - `readFasta(path, options?): AsyncIterable<FastaRecord>` (plain, gzip,
  *   bzip2, xz, zstd detected by magic bytes; see decompress.ts)
- * - `parseFasta(chunks, name, options?): AsyncIterable<FastaRecord>` (any byte source)
+ * - `readFastaBatches(path, options?): AsyncIterable<FastaRecord[]>` the same,
+ *   one array per decompressed block, for callers that process a block
+ *   synchronously (one await per block instead of one per record)
+ * - `parseFasta(chunks, name, options?)`, `parseFastaBatches(chunks, name, options?)` (any byte source)
  * - `class FastaParser` (`push(bytes): FastaRecord[]`, `end(): FastaRecord[]`), the synchronous core.
  */
+import { isAscii } from 'node:buffer';
 import { InputError, where } from '../util/errors.js';
 import { openDecompressed } from './decompress.js';
 import { isPythonSpace, pythonFirstWord, pythonRstrip } from './python-text.js';
@@ -105,7 +116,27 @@ function classTable(alphabet: FastaAlphabet): Uint8Array {
   return t;
 }
 
+const pairTables = new Map<FastaAlphabet, Uint8Array>();
+
+/** For each 16-bit little-endian pair of bytes, 1 when both are residues of the alphabet (built once per alphabet, 64 KiB). */
+function residuePairTable(alphabet: FastaAlphabet): Uint8Array {
+  let t = pairTables.get(alphabet);
+  if (!t) {
+    const cls = classTable(alphabet);
+    t = new Uint8Array(1 << 16);
+    for (let lo = 0; lo < 256; lo++) {
+      if (cls[lo] !== RESIDUE) continue;
+      for (let hi = 0; hi < 256; hi++) if (cls[hi] === RESIDUE) t[lo | (hi << 8)] = 1;
+    }
+    pairTables.set(alphabet, t);
+  }
+  return t;
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Size of a sequence arena: large enough that starting a new one is rare, small enough to be pinned by a few records. */
+const ARENA_BYTES = 4 << 20;
 
 function showByte(b: number): string {
   return b >= 0x21 && b < 0x7f ? `'${String.fromCharCode(b)}'` : `byte 0x${b.toString(16).padStart(2, '0')}`;
@@ -120,6 +151,8 @@ const enum Mode {
 /** The synchronous FASTA state machine: feed it blocks of bytes, collect records. */
 export class FastaParser {
   private readonly cls: Uint8Array;
+  /** 1 at `b0 | b1 << 8` when both bytes are residues (see scanSequence). */
+  private readonly residuePairs: Uint8Array;
   private readonly alphabet: FastaAlphabet;
   private readonly seenIds: Set<string> | null;
   private readonly duplicates: { id: string; line: number }[] = [];
@@ -139,7 +172,10 @@ export class FastaParser {
   private description = '';
   private recordLine = 0;
 
-  private seq = new Uint8Array(1 << 16);
+  /** Arena the sequences are appended to; the current record is `seq[recordStart, seqLen)`. */
+  private seq = new Uint8Array(0);
+  private seqWords = new DataView(this.seq.buffer);
+  private recordStart = 0;
   private seqLen = 0;
   /** Whitespace (not space) seen after the last residue of the current line. */
   private pendingWs = -1;
@@ -154,19 +190,18 @@ export class FastaParser {
   ) {
     this.alphabet = options.alphabet ?? 'nucleotide';
     this.cls = classTable(this.alphabet);
+    this.residuePairs = residuePairTable(this.alphabet);
     this.seenIds = options.duplicateIds === 'allow' ? null : new Set();
   }
 
-  push(chunk: Uint8Array): FastaRecord[] {
+  push(block: Uint8Array): FastaRecord[] {
     const out: FastaRecord[] = [];
+    // A Buffer view for the native newline search (zstd and xz hand out plain Uint8Arrays).
+    const chunk = Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength);
     const n = chunk.length;
-    if (this.seq.length < this.seqLen + n) {
-      const grown = new Uint8Array(Math.max(this.seq.length * 2, this.seqLen + n));
-      grown.set(this.seq.subarray(0, this.seqLen));
-      this.seq = grown;
-    }
+    const words = new DataView(chunk.buffer, chunk.byteOffset, n);
+    this.reserveSequence(n);
     const cls = this.cls;
-    const seq = this.seq;
     const base = this.offset;
     for (let i = 0; i < n; i++) {
       let b = chunk[i];
@@ -188,14 +223,9 @@ export class FastaParser {
       }
       if (this.mode === Mode.Sequence) {
         if (this.pendingWs < 0 && this.pendingHigh.length === 0) {
-          // Hot path: copy residues until something else shows up.
-          let len = this.seqLen;
-          while (i < n && cls[(b = chunk[i])] === RESIDUE) {
-            seq[len++] = b;
-            i++;
-          }
-          this.seqLen = len;
+          i = this.scanSequence(chunk, words, i);
           if (i === n) break;
+          b = chunk[i];
         }
         switch (cls[b]) {
           case RESIDUE:
@@ -221,23 +251,93 @@ export class FastaParser {
             this.invalidByte(b, base + i);
         }
       } else if (this.mode === Mode.Header) {
-        if (b === 0x0a || b === 0x0d) {
+        const end = this.appendHeader(chunk, i);
+        if (end < n) {
           this.endHeader();
-          this.newLine(b);
-        } else {
-          if (this.headerLen === this.header.length) {
-            const grown = new Uint8Array(this.header.length * 2);
-            grown.set(this.header);
-            this.header = grown;
-          }
-          this.header[this.headerLen++] = b;
+          this.newLine(chunk[end]);
         }
+        i = end; // the loop steps past the line end
       } else {
         this.preambleByte(b, base + i);
       }
     }
     this.offset += n;
     return out;
+  }
+
+  /**
+   * The fast path, from a byte inside a sequence line with nothing pending:
+   * appends residues four bytes at a time (one 32-bit read, two lookups in a
+   * table of valid byte pairs, one 32-bit write) and steps over plain line
+   * ends (\n or \r\n followed, in this block, by anything but `>`). Returns
+   * the index of the first byte it did not take, for the byte-at-a-time rules:
+   * a line end before a header or at the block end, whitespace, or an error.
+   */
+  private scanSequence(chunk: Uint8Array, words: DataView, start: number): number {
+    const cls = this.cls;
+    const pairs = this.residuePairs;
+    const seq = this.seq;
+    const seqWords = this.seqWords;
+    const n = chunk.length;
+    let len = this.seqLen;
+    let i = start;
+    let lines = 0;
+    let lineStart = -1;
+    for (;;) {
+      while (i + 4 <= n) {
+        const w = words.getUint32(i, true);
+        if ((pairs[w & 0xffff] & pairs[w >>> 16]) === 0) break;
+        seqWords.setUint32(len, w, true);
+        len += 4;
+        i += 4;
+      }
+      if (i >= n) break;
+      const b = chunk[i];
+      const c = cls[b];
+      if (c === RESIDUE) {
+        seq[len++] = b;
+        i++;
+        continue;
+      }
+      const next = c === LF ? i + 1 : c === CR && i + 1 < n && chunk[i + 1] === 0x0a ? i + 2 : -1;
+      if (next < 0 || next >= n || chunk[next] === 0x3e) break;
+      i = next;
+      lines++;
+      lineStart = i;
+    }
+    this.seqLen = len;
+    if (lines > 0) {
+      this.lineNo += lines;
+      this.lineStart = this.offset + lineStart;
+    }
+    return i;
+  }
+
+  /** Appends header bytes from `start` up to the line end (or the block end); returns where it stopped. */
+  private appendHeader(chunk: Uint8Array, start: number): number {
+    let end = start;
+    while (end < chunk.length && chunk[end] !== 0x0a && chunk[end] !== 0x0d) end++;
+    const need = this.headerLen + (end - start);
+    if (need > this.header.length) {
+      const grown = new Uint8Array(Math.max(need, this.header.length * 2));
+      grown.set(this.header.subarray(0, this.headerLen));
+      this.header = grown;
+    }
+    this.header.set(new Uint8Array(chunk.buffer, chunk.byteOffset + start, end - start), this.headerLen);
+    this.headerLen = need;
+    return end;
+  }
+
+  /** Makes room for `n` more sequence bytes, moving the record in progress to a new arena if needed. */
+  private reserveSequence(n: number): void {
+    if (this.seqLen + n <= this.seq.length) return;
+    const partial = this.seqLen - this.recordStart;
+    const arena = new Uint8Array(Math.max(ARENA_BYTES, 2 * (partial + n)));
+    arena.set(this.seq.subarray(this.recordStart, this.seqLen));
+    this.seq = arena;
+    this.seqWords = new DataView(arena.buffer);
+    this.recordStart = 0;
+    this.seqLen = partial;
   }
 
   end(): FastaRecord[] {
@@ -270,18 +370,22 @@ export class FastaParser {
 
   private finishRecord(out: FastaRecord[]): void {
     if (this.mode !== Mode.Sequence) return;
-    out.push(new FastaRecord(this.id, this.description, this.seq.slice(0, this.seqLen), this.recordLine));
-    this.seqLen = 0;
+    out.push(new FastaRecord(this.id, this.description, this.seq.subarray(this.recordStart, this.seqLen), this.recordLine));
+    this.recordStart = this.seqLen;
     this.mode = Mode.Preamble;
   }
 
   private endHeader(): void {
     let text: string;
     const bytes = this.header.subarray(0, this.headerLen);
-    try {
-      text = utf8.decode(bytes);
-    } catch {
-      throw new InputError(`${where(this.name, this.lineNo)}: header is not valid UTF-8 text (binary data?)`);
+    if (isAscii(bytes)) {
+      text = Buffer.from(bytes.buffer, 0, bytes.length).toString('latin1'); // ASCII: latin1 is UTF-8, and cheaper
+    } else {
+      try {
+        text = utf8.decode(bytes);
+      } catch {
+        throw new InputError(`${where(this.name, this.lineNo)}: header is not valid UTF-8 text (binary data?)`);
+      }
     }
     if (bytes.includes(0)) throw new InputError(`${where(this.name, this.lineNo)}: NUL byte in a header (binary data?)`);
     this.description = pythonRstrip(text);
@@ -356,15 +460,27 @@ export class FastaParser {
   }
 }
 
-export async function* parseFasta(chunks: AsyncIterable<Uint8Array>, name: string, options: ReadFastaOptions = {}): AsyncGenerator<FastaRecord> {
+export async function* parseFastaBatches(chunks: AsyncIterable<Uint8Array>, name: string, options: ReadFastaOptions = {}): AsyncGenerator<FastaRecord[]> {
   const parser = new FastaParser(name, options);
-  for await (const chunk of chunks) yield* parser.push(chunk);
-  yield* parser.end();
+  for await (const chunk of chunks) {
+    const records = parser.push(chunk);
+    if (records.length > 0) yield records;
+  }
+  const last = parser.end();
+  if (last.length > 0) yield last;
 }
 
-export async function* readFasta(path: string, options: ReadFastaOptions = {}): AsyncGenerator<FastaRecord> {
+export async function* parseFasta(chunks: AsyncIterable<Uint8Array>, name: string, options: ReadFastaOptions = {}): AsyncGenerator<FastaRecord> {
+  for await (const batch of parseFastaBatches(chunks, name, options)) yield* batch;
+}
+
+export async function* readFastaBatches(path: string, options: ReadFastaOptions = {}): AsyncGenerator<FastaRecord[]> {
   let fileBytes = 0;
   const input = await openDecompressed(path, { onRawBytes: (n) => options.onProgress?.(n, fileBytes) });
   fileBytes = input.fileBytes;
-  yield* parseFasta(input.chunks, path, options);
+  yield* parseFastaBatches(input.chunks, path, options);
+}
+
+export async function* readFasta(path: string, options: ReadFastaOptions = {}): AsyncGenerator<FastaRecord> {
+  for await (const batch of readFastaBatches(path, options)) yield* batch;
 }

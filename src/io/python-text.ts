@@ -12,22 +12,26 @@ const PY_WHITESPACE = new Set<number>([
   0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
 ]);
 
+/** The same for code points below 256 as a table: FASTA headers are almost always ASCII, and this runs per character. */
+const LATIN1_WHITESPACE = new Uint8Array(256);
+for (const cp of PY_WHITESPACE) if (cp < 256) LATIN1_WHITESPACE[cp] = 1;
+
 export function isPythonSpace(codePoint: number): boolean {
-  return PY_WHITESPACE.has(codePoint);
+  return codePoint < 256 ? LATIN1_WHITESPACE[codePoint] === 1 : PY_WHITESPACE.has(codePoint);
 }
 
 /** `s.rstrip()` */
 export function pythonRstrip(s: string): string {
   let end = s.length;
-  while (end > 0 && PY_WHITESPACE.has(s.charCodeAt(end - 1))) end--;
+  while (end > 0 && isPythonSpace(s.charCodeAt(end - 1))) end--;
   return s.slice(0, end);
 }
 
 /** `s.split(None, 1)[0]`, or '' when `s` is only whitespace (Biopython's id for such a title). */
 export function pythonFirstWord(s: string): string {
   let start = 0;
-  while (start < s.length && PY_WHITESPACE.has(s.charCodeAt(start))) start++;
+  while (start < s.length && isPythonSpace(s.charCodeAt(start))) start++;
   let end = start;
-  while (end < s.length && !PY_WHITESPACE.has(s.charCodeAt(end))) end++;
+  while (end < s.length && !isPythonSpace(s.charCodeAt(end))) end++;
   return s.slice(start, end);
 }

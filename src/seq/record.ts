@@ -34,6 +34,9 @@ export interface TranslatedRecord {
   frames: Frame[];
 }
 
+/** `process_record` upper-cases the chunk first; identifyFrameBytes does that on the fly. */
+const UPPER_CASE = Object.freeze({ upperCase: true });
+
 export function processRecordBytes(id: string, sequence: Uint8Array, expectedLength: number, sink: RecordSink): RecordCounts {
   let frames = 0;
   const spans = chunkSpans(sequence.length, expectedLength);
@@ -41,8 +44,7 @@ export function processRecordBytes(id: string, sequence: Uint8Array, expectedLen
     const cid = chunkId(id, span.index);
     const chunk = sequence.subarray(span.start, span.end);
     sink.chunk(cid, chunk);
-    // `process_record` upper-cases the chunk first; identifyFrameBytes does that on the fly.
-    for (const f of identifyFrameBytes(chunk, { upperCase: true })) {
+    for (const f of identifyFrameBytes(chunk, UPPER_CASE)) {
       sink.frame(cid + f.suffix, f.nucleotide, f.protein);
       frames++;
     }

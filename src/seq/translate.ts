@@ -110,35 +110,42 @@ function translateFrameInto(seq: Uint8Array, frame: number, out: Uint8Array, sto
   return p;
 }
 
-// Scratch memory reused across calls (the hot path allocates nothing per frame).
+// Scratch memory reused across calls (the hot path allocates nothing for a rejected frame).
 let nucleotideScratch = new Uint8Array(6 * 1024);
 let proteinScratch = new Uint8Array(6 * 342);
 
 /**
- * Translates reverse-complement frame `offset` of `seq` without building the
- * reverse complement: rc[i] = complement(seq[n-1-i]). Same return as translateFrameInto.
+ * Translates forward frame `offset` of `seq` into `out` from `at`. Returns the
+ * protein length, or -1 as soon as a stop codon is met: the frame is rejected,
+ * so the rest need not be translated (on random sequence a frame meets a stop
+ * after about 21 codons, so this is most of the speed).
  */
-function translateReverseFrameInto(seq: Uint8Array, base: Uint8Array, offset: number, out: Uint8Array): number {
-  let p = 0;
-  for (let j = seq.length - 1 - offset; j >= 2; j -= 3) {
-    const aa = AMINO_RC[base[seq[j]] * 25 + base[seq[j - 1]] * 5 + base[seq[j - 2]]];
-    if (aa === 0) continue;
-    if (aa === STAR) return -1;
-    out[p++] = aa;
-  }
-  return p;
-}
-
-function translateForwardFrameInto(seq: Uint8Array, base: Uint8Array, offset: number, out: Uint8Array): number {
-  let p = 0;
+function translateForwardFrameInto(seq: Uint8Array, base: Uint8Array, offset: number, out: Uint8Array, at: number): number {
+  let p = at;
   const last = seq.length - 2;
   for (let i = offset; i < last; i += 3) {
     const aa = AMINO[base[seq[i]] * 25 + base[seq[i + 1]] * 5 + base[seq[i + 2]]];
-    if (aa === 0) continue;
     if (aa === STAR) return -1;
-    out[p++] = aa;
+    // A codon with a non-ACGT base has no entry (0) and is dropped, as the original's dict lookup does.
+    out[p] = aa;
+    p += aa === 0 ? 0 : 1;
   }
-  return p;
+  return p - at;
+}
+
+/**
+ * Translates reverse-complement frame `offset` of `seq` without building the
+ * reverse complement: rc[i] = complement(seq[n-1-i]). Same return as the forward one.
+ */
+function translateReverseFrameInto(seq: Uint8Array, base: Uint8Array, offset: number, out: Uint8Array, at: number): number {
+  let p = at;
+  for (let j = seq.length - 1 - offset; j >= 2; j -= 3) {
+    const aa = AMINO_RC[base[seq[j]] * 25 + base[seq[j - 1]] * 5 + base[seq[j - 2]]];
+    if (aa === STAR) return -1;
+    out[p] = aa;
+    p += aa === 0 ? 0 : 1;
+  }
+  return p - at;
 }
 
 /**
@@ -153,30 +160,42 @@ export function identifyFrameBytes(seq: Uint8Array, options: { upperCase?: boole
   const n = seq.length;
   const upper = options.upperCase ?? false;
   const base = upper ? BASE_ANY_CASE : BASE;
+  const kept: FrameBytes[] = [];
+  if (n < 3) return kept;
   const maxProtein = Math.floor(n / 3) + 1;
   if (proteinScratch.length < 6 * maxProtein) proteinScratch = new Uint8Array(12 * maxProtein);
-  if (nucleotideScratch.length < 6 * (n + 1)) nucleotideScratch = new Uint8Array(12 * (n + 1));
-  const kept: FrameBytes[] = [];
+  const protein = proteinScratch;
   for (let f = 0; f < 6; f++) {
     const offset = f % 3;
-    const out = proteinScratch.subarray(f * maxProtein, (f + 1) * maxProtein);
-    const len = f < 3 ? translateForwardFrameInto(seq, base, offset, out) : translateReverseFrameInto(seq, base, offset, out);
+    const at = f * maxProtein;
+    const len = f < 3 ? translateForwardFrameInto(seq, base, offset, protein, at) : translateReverseFrameInto(seq, base, offset, protein, at);
     if (len <= 0) continue;
-    // seq[num-1 : num + 3*len] with num = offset + 1 (on the reverse complement for R frames); Python clamps the end.
-    const end = Math.min(n, offset + 1 + 3 * len);
-    const nt = nucleotideScratch.subarray(f * (n + 1), f * (n + 1) + end - offset);
-    if (f < 3) {
-      if (upper) for (let i = offset; i < end; i++) nt[i - offset] = UPPER[seq[i]];
-      else nt.set(seq.subarray(offset, end));
-    } else {
-      for (let i = offset; i < end; i++) {
-        const b = COMPLEMENT[seq[n - 1 - i]];
-        nt[i - offset] = upper ? UPPER[b] : b;
-      }
-    }
-    kept.push({ suffix: FRAME_SUFFIXES[f], nucleotide: nt, protein: out.subarray(0, len) });
+    kept.push({ suffix: FRAME_SUFFIXES[f], nucleotide: frameNucleotides(seq, f, len, upper), protein: protein.subarray(at, at + len) });
   }
   return kept;
+}
+
+/**
+ * The nucleotides the original keeps for a frame with a protein of `len`:
+ * `seq[num-1 : num + 3*len]` with num = offset + 1, on the reverse complement
+ * for R frames; Python clamps the end. Written into scratch slot `f`.
+ */
+function frameNucleotides(seq: Uint8Array, f: number, len: number, upper: boolean): Uint8Array {
+  const n = seq.length;
+  const offset = f % 3;
+  if (nucleotideScratch.length < 6 * (n + 1)) nucleotideScratch = new Uint8Array(12 * (n + 1));
+  const end = Math.min(n, offset + 1 + 3 * len);
+  const nt = nucleotideScratch.subarray(f * (n + 1), f * (n + 1) + end - offset);
+  if (f < 3) {
+    if (upper) for (let i = offset; i < end; i++) nt[i - offset] = UPPER[seq[i]];
+    else nt.set(seq.subarray(offset, end));
+  } else {
+    for (let i = offset; i < end; i++) {
+      const b = COMPLEMENT[seq[n - 1 - i]];
+      nt[i - offset] = upper ? UPPER[b] : b;
+    }
+  }
+  return nt;
 }
 
 const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
