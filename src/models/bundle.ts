@@ -33,7 +33,9 @@ import { buildEsm2Graph } from './esm2.js';
  * Version of the graphs' contract (inputs, outputs, numerics). Bump it when a
  * builder changes what a graph computes: older bundles are then refused.
  */
-export const BUNDLE_FORMAT_VERSION = 1;
+export const BUNDLE_FORMAT_VERSION = 2;
+// 2: fused attention/rotary kernels, packed projections split at build time, float32 residual
+//    stream under --fp16 (fp32 results equal up to float rounding; graphs rebuilt for speed).
 export const MANIFEST_NAME = 'manifest.json';
 
 export interface FileRecord {

@@ -13,9 +13,13 @@
  *   scores = (q k^T) / sqrt(head_dim) + alibi                   (ALiBi bias -slope_h * |i - j|, slopes below)
  *   x = LN(dense(softmax(scores) v) + x)                        (post-LN)
  *   x = LN(wo(gelu_erf(g[:, :I]) * g[:, I:]) + x), g = gated_layers(x)   (GELU on the FIRST half)
+ *
+ * The packed projections (Wqkv, gated_layers) are split into separate Gemms when the graph
+ * is built (row slices of the stored weight), and each residual add is fused with its
+ * LayerNorm (SkipLayerNormalization).
  */
 import { GraphBuilder } from '../formats/onnx/graph.js';
-import { HeadLayout, LayerBuilder, attention, computeTypeOf, keyPaddingBias, maskedMean, type Precision } from '../formats/onnx/layers.js';
+import { LayerBuilder, SelfAttention, computeTypeOf, maskedMean, type Precision } from '../formats/onnx/layers.js';
 import type { TensorMap } from '../formats/tensor.js';
 import type { DnabertConfig } from './config.js';
 
@@ -50,41 +54,43 @@ export function buildDnabertGraph(config: DnabertConfig, weights: TensorMap, opt
   const ids = g.input(DNABERT_INPUTS.ids, 'int64', ['batch', 'tokens']);
   const mask = g.input(DNABERT_INPUTS.mask, 'int64', ['batch', 'tokens']);
   const shapeBT = g.node('Shape', [ids]);
-  const heads = new HeadLayout(g, shapeBT, numHeads, headDim);
-  const toRows = (x: string) => g.node('Reshape', [x, g.ints([-1, H])]);
-  const toBTH = (x: string) => g.node('Reshape', [x, g.node('Concat', [shapeBT, g.ints([H])], { axis: 0 })]);
+  const attention = new SelfAttention(nn, shapeBT, mask, numHeads, H);
 
-  // embeddings: word + token type 0, then LayerNorm
+  // embeddings: word + token type 0, then LayerNorm; x (float32, 2-D [B*T, H]) is each layer's output
   const words = g.node('Gather', [nn.param('embeddings.word_embeddings.weight', [vocabSize, H]), ids]);
   const type0 = g.node('Gather', [nn.param('embeddings.token_type_embeddings.weight', [typeVocabSize, H]), g.constant('int64', [], [0])]);
-  let x = nn.layerNorm(toRows(g.node('Add', [words, type0])), 'embeddings.LayerNorm', H, eps);
+  let x = nn.layerNorm32(nn.toFloat32(g.node('Reshape', [g.node('Add', [words, type0]), g.ints([-1, H])])), 'embeddings.LayerNorm', H, eps);
   const hidden: string[] = [x];
 
-  // attention bias: ALiBi [heads, T, T] + key padding [B, 1, 1, T]
+  // ALiBi bias [1, heads, T, T] = -slope_h * |i - j| (key padding is MultiHeadAttention's mask)
   const pos = g.node('Cast', [g.node('Range', [g.constant('int64', [], [0]), g.node('Gather', [shapeBT, g.constant('int64', [], [1])]), g.constant('int64', [], [1])])], { to: 1 });
   const distance = g.node('Abs', [g.node('Sub', [g.node('Unsqueeze', [pos, g.ints([0])]), g.node('Unsqueeze', [pos, g.ints([1])])])]);
-  const slopes = g.constant('float32', [numHeads, 1, 1], alibiSlopes(numHeads));
-  let alibi = g.node('Mul', [slopes, g.node('Neg', [distance])]);
-  if (nn.compute !== 'float32') alibi = nn.cast(alibi, nn.compute);
-  const bias = g.node('Add', [alibi, keyPaddingBias(nn, mask)]);
+  const slopes = g.constant('float32', [1, numHeads, 1, 1], alibiSlopes(numHeads));
+  const alibi = g.node('Mul', [slopes, g.node('Neg', [distance])]);
 
   for (let i = 0; i < numLayers; i++) {
     const p = `encoder.layer.${i}`;
-    const qkv = nn.linear(x, `${p}.attention.self.Wqkv`, H, 3 * H);
-    const [q, k, v] = g.nodeMulti('Split', [qkv, g.ints([H, H, H])], 3, { axis: 1 }).map((t) => heads.split(t));
-    const context = heads.merge(attention(nn, q, k, v, bias, Math.sqrt(headDim)));
-    x = nn.layerNorm(g.node('Add', [nn.linear(context, `${p}.attention.output.dense`, H, H), x]), `${p}.attention.output.LayerNorm`, H, eps);
+    const xc = nn.toCompute(x);
+    const [q, k, v] = ['q', 'k', 'v'].map((part, j) => {
+      const w = nn.paramRows(`${p}.attention.self.Wqkv.weight`, [3 * H, H], j * H, H, part);
+      const bias = nn.paramRows(`${p}.attention.self.Wqkv.bias`, [3 * H], j * H, H, part);
+      return attention.toBTE(g.node('Gemm', [xc, w, bias], { transB: 1 }));
+    });
+    const context = attention.attend(q, k, v, 1 / Math.sqrt(headDim), alibi);
+    x = nn.residualLayerNorm(nn.linear(context, `${p}.attention.output.dense`, H, H), x, `${p}.attention.output.LayerNorm`, H, eps).normed;
 
-    const gatedUp = nn.linear(x, `${p}.mlp.gated_layers`, H, 2 * I, { bias: false });
-    const [gated, nonGated] = g.nodeMulti('Split', [gatedUp, g.ints([I, I])], 2, { axis: 1 });
+    const xc2 = nn.toCompute(x);
+    const [gated, nonGated] = ['gated', 'non_gated'].map((part, j) =>
+      g.node('Gemm', [xc2, nn.paramRows(`${p}.mlp.gated_layers.weight`, [2 * I, H], j * I, I, part)], { transB: 1 }),
+    );
     const mlp = nn.linear(g.node('Mul', [nn.gelu(gated), nonGated]), `${p}.mlp.wo`, I, H);
-    x = nn.layerNorm(g.node('Add', [mlp, x]), `${p}.mlp.layernorm`, H, eps);
+    x = nn.residualLayerNorm(mlp, x, `${p}.mlp.layernorm`, H, eps).normed;
     hidden.push(x);
   }
 
-  g.output(maskedMean(g, toBTH(x), mask), EMBEDDING_OUTPUT, 'float32', ['batch', H]);
+  g.output(maskedMean(g, attention.toBTE(x), mask), EMBEDDING_OUTPUT, 'float32', ['batch', H]);
   if (options.hiddenStates) {
-    hidden.forEach((h, k) => g.output(nn.compute === 'float32' ? toBTH(h) : nn.cast(toBTH(h), 'float32'), `hidden_${k}`, 'float32', ['batch', 'tokens', H]));
+    hidden.forEach((h, k) => g.output(attention.toBTE(h), `hidden_${k}`, 'float32', ['batch', 'tokens', H]));
   }
   g.metadata.set('virnucpro.model', 'dnabert-s');
   g.metadata.set('virnucpro.precision', options.precision);

@@ -10,14 +10,19 @@
  *   x = embed_tokens[tokens]; token dropout: zero <mask> rows, x = x * (1 - 0.15*0.8) / (1 - masks/nonpad)
  *       (so x0.88 even without masks; only when config.tokenDropout); zero padded rows
  *   per layer (pre-LN, eps = config.layerNormEps):
- *     q = q_proj(LN1(x)) * head_dim^-0.5, k, v; rotary on q and k (rotate-half form, cos/sin of
- *     position * the checkpoint's own inv_freq, duplicated over both halves); key padding masked;
+ *     q = q_proj(LN1(x)), k, v; rotary on q and k (rotate-half form, cos/sin of position * the
+ *     checkpoint's own inv_freq); scores scaled by head_dim^-0.5 (fair-esm scales q before the
+ *     rotation, which is linear: same result up to float rounding); key padding masked;
  *     softmax in float32; x += out_proj(attn)
  *     x += fc2(gelu_erf(fc1(LN2(x))))
  *   x = emb_layer_norm_after(x)
+ *
+ * Each residual add is fused with the LayerNorm that follows it (SkipLayerNormalization):
+ * the add after attention with LN2, the add after the feed-forward block with the next
+ * layer's LN1 (or emb_layer_norm_after after the last layer).
  */
 import { GraphBuilder } from '../formats/onnx/graph.js';
-import { HeadLayout, LayerBuilder, attention, computeTypeOf, keyPaddingBias, maskedMean, type Precision } from '../formats/onnx/layers.js';
+import { LayerBuilder, MS_DOMAIN, SelfAttention, computeTypeOf, maskedMean, type Precision } from '../formats/onnx/layers.js';
 import { OnnxDataType } from '../formats/onnx/proto.js';
 import type { TensorMap } from '../formats/tensor.js';
 import type { Esm2Config } from './config.js';
@@ -46,10 +51,9 @@ export function buildEsm2Graph(config: Esm2Config, weights: TensorMap, options: 
 
   const tokens = g.input(ESM2_INPUT, 'int64', ['batch', 'tokens']);
   const shapeBT = g.node('Shape', [tokens]);
-  const heads = new HeadLayout(g, shapeBT, numHeads, headDim);
-  const toBTE = (x: string) => g.node('Reshape', [x, g.node('Concat', [shapeBT, g.ints([E])], { axis: 0 })]);
   const nonPad = g.node('Not', [g.node('Equal', [tokens, i64(config.padIdx)])]);
   const nonPadF = g.node('Cast', [nonPad], { to: OnnxDataType.float32 });
+  const attention = new SelfAttention(nn, shapeBT, nonPad, numHeads, E);
 
   // embeddings with token dropout (computed in float32), padded rows zeroed
   let x = g.node('Gather', [nn.param('embed_tokens.weight', [vocabSize, E], 'float32'), tokens]);
@@ -63,27 +67,31 @@ export function buildEsm2Graph(config: Esm2Config, weights: TensorMap, options: 
   }
   x = g.node('Mul', [x, g.node('Unsqueeze', [nonPadF, g.ints([2])])]);
   const hidden: string[] = [x];
+  // The residual stream x stays float32 and 2-D [B*T, E]; h is the LayerNorm output feeding the next block.
   x = g.node('Reshape', [x, g.ints([-1, E])]);
-  if (nn.compute !== 'float32') x = nn.cast(x, nn.compute);
+  let h = nn.layerNorm32(x, 'layers.0.self_attn_layer_norm', E, eps);
 
-  const bias = keyPaddingBias(nn, nonPad);
   const positions = g.node('Cast', [g.node('Range', [i64(0), g.node('Gather', [shapeBT, i64(1)]), i64(1)])], { to: OnnxDataType.float32 });
-  const scaling = headDim ** -0.5;
+  const rotaryStart = g.ints([0]);
 
   for (let i = 0; i < numLayers; i++) {
     const p = `layers.${i}`;
-    const h = nn.layerNorm(x, `${p}.self_attn_layer_norm`, E, eps);
+    const hc = nn.toCompute(h);
     const rotary = rotaryTables(nn, positions, nn.param(`${p}.self_attn.rot_emb.inv_freq`, [headDim / 2], 'float32'));
-    const q = applyRotary(nn, heads.split(g.node('Mul', [nn.linear(h, `${p}.self_attn.q_proj`, E, E), nn.scalar(scaling)])), rotary, headDim);
-    const k = applyRotary(nn, heads.split(nn.linear(h, `${p}.self_attn.k_proj`, E, E)), rotary, headDim);
-    const v = heads.split(nn.linear(h, `${p}.self_attn.v_proj`, E, E));
-    x = g.node('Add', [x, nn.linear(heads.merge(attention(nn, q, k, v, bias)), `${p}.self_attn.out_proj`, E, E)]);
+    const rotate = (t: string) =>
+      g.node('RotaryEmbedding', [t, rotaryStart, rotary.cos, rotary.sin], { interleaved: 0, num_heads: numHeads }, { domain: MS_DOMAIN });
+    const q = rotate(attention.toBTE(nn.linear(hc, `${p}.self_attn.q_proj`, E, E)));
+    const k = rotate(attention.toBTE(nn.linear(hc, `${p}.self_attn.k_proj`, E, E)));
+    const v = attention.toBTE(nn.linear(hc, `${p}.self_attn.v_proj`, E, E));
+    const attn = nn.linear(attention.attend(q, k, v, headDim ** -0.5), `${p}.self_attn.out_proj`, E, E);
+    ({ normed: h, sum: x } = nn.residualLayerNorm(attn, x, `${p}.final_layer_norm`, E, eps));
 
-    const ffn = nn.linear(nn.gelu(nn.linear(nn.layerNorm(x, `${p}.final_layer_norm`, E, eps), `${p}.fc1`, E, F)), `${p}.fc2`, F, E);
-    x = g.node('Add', [x, ffn]);
-    if (i < numLayers - 1) hidden.push(toBTE(x));
+    const ffn = nn.linear(nn.gelu(nn.linear(nn.toCompute(h), `${p}.fc1`, E, F)), `${p}.fc2`, F, E);
+    const nextNorm = i < numLayers - 1 ? `layers.${i + 1}.self_attn_layer_norm` : 'emb_layer_norm_after';
+    ({ normed: h, sum: x } = nn.residualLayerNorm(ffn, x, nextNorm, E, eps));
+    if (i < numLayers - 1) hidden.push(attention.toBTE(x));
   }
-  x = toBTE(nn.layerNorm(x, 'emb_layer_norm_after', E, eps));
+  x = attention.toBTE(h);
   hidden.push(x);
 
   // VirNucPro pooling window: positions 1..min(1024, residues), residues = non-pad tokens - 2 (<cls>, <eos>)
@@ -94,7 +102,7 @@ export function buildEsm2Graph(config: Esm2Config, weights: TensorMap, options: 
   g.output(maskedMean(g, x, window), EMBEDDING_OUTPUT, 'float32', ['batch', E]);
 
   if (options.hiddenStates) {
-    hidden.forEach((t, k) => g.output(nn.compute === 'float32' || k === 0 ? t : nn.cast(t, 'float32'), `hidden_${k}`, 'float32', ['batch', 'tokens', E]));
+    hidden.forEach((t, k) => g.output(t, `hidden_${k}`, 'float32', ['batch', 'tokens', E]));
   }
   g.metadata.set('virnucpro.model', 'esm2');
   g.metadata.set('virnucpro.precision', options.precision);
@@ -106,20 +114,12 @@ interface RotaryTables {
   sin: string;
 }
 
-/** cos/sin [T, headDim] of position * inv_freq, duplicated over both halves (fair-esm RotaryEmbedding). */
+/**
+ * cos/sin caches [T, headDim/2] of position * inv_freq (fair-esm RotaryEmbedding, whose
+ * duplicated halves RotaryEmbedding with interleaved=0 applies to both halves), float32.
+ */
 function rotaryTables(nn: LayerBuilder, positions: string, invFreq: string): RotaryTables {
   const g = nn.g;
   const freqs = g.node('Mul', [g.node('Unsqueeze', [positions, g.ints([1])]), invFreq]);
-  const emb = g.node('Concat', [freqs, freqs], { axis: -1 });
-  const cos = g.node('Cos', [emb]);
-  const sin = g.node('Sin', [emb]);
-  return nn.compute === 'float32' ? { cos, sin } : { cos: nn.cast(cos, nn.compute), sin: nn.cast(sin, nn.compute) };
-}
-
-/** x * cos + rotate_half(x) * sin, rotate_half(x) = [-x2, x1] for x [B, heads, T, d]. */
-function applyRotary(nn: LayerBuilder, x: string, t: RotaryTables, headDim: number): string {
-  const g = nn.g;
-  const [x1, x2] = g.nodeMulti('Split', [x, g.ints([headDim / 2, headDim / 2])], 2, { axis: -1 });
-  const rotated = g.node('Concat', [g.node('Neg', [x2]), x1], { axis: -1 });
-  return g.node('Add', [g.node('Mul', [x, t.cos]), g.node('Mul', [rotated, t.sin])]);
+  return { cos: g.node('Cos', [freqs]), sin: g.node('Sin', [freqs]) };
 }

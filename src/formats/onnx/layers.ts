@@ -1,12 +1,23 @@
 /**
  * Neural-network building blocks shared by the model graph builders
  * (src/models/esm2.ts, dnabert.ts, classifier.ts): importing a named weight
- * from a TensorMap, Linear, LayerNorm, erf-GELU, softmax. Each block is
- * written once so the three models compute them identically.
+ * from a TensorMap, Linear, LayerNorm (plain and fused with the residual add),
+ * erf-GELU, softmax, multi-head attention. Each block is written once so the
+ * three models compute them identically.
+ *
+ * Speed on CPU: matrix products are Gemm on 2-D activations [B*T, E] with the
+ * weight kept [out, in] (transB; ONNX Runtime pre-packs constant weights), and
+ * everything between them uses ONNX Runtime's fused com.microsoft kernels:
+ * SkipLayerNormalization (residual add + LayerNorm in one pass),
+ * RotaryEmbedding, and MultiHeadAttention (scores, bias, softmax and the
+ * weighted sum per head without materialising transposed copies). The erf GELU
+ * is written as plain ops, which ONNX Runtime's optimizer turns into its exact
+ * Gelu kernel (never a tanh approximation).
  *
  * Precision: `compute` is the dtype weights are stored in and matrix products
- * run in. With float16, LayerNorm and softmax still run in float32 (the values
- * are cast around them): their sums lose too much in half precision.
+ * run in. With float16, LayerNorm, the residual stream and attention (scores,
+ * softmax) stay in float32 (values are cast around them): their sums lose too
+ * much in half precision.
  */
 import { InputError } from '../../util/errors.js';
 import { toFloat32, type LazyTensor, type TensorMap } from '../tensor.js';
@@ -45,6 +56,20 @@ export class LayerBuilder {
     return this.g.weight(name, elemType, t.shape, () => convertedBytes(t, elemType));
   }
 
+  /**
+   * Rows [start, start + count) of a 2-D (or 1-D) weight of shape `shape`, declared as its own
+   * weight `name#part`: splits a packed projection (DNABERT-S Wqkv, gated_layers) into separate
+   * Gemms at build time instead of a Split copy per forward pass.
+   */
+  paramRows(name: string, shape: readonly number[], start: number, count: number, part: string, elemType: ComputeType = this.compute): string {
+    const t = this.tensor(name, shape);
+    const rowElems = shape.slice(1).reduce((a, b) => a * b, 1);
+    const bytesPer = elemType === 'float32' ? 4 : 2;
+    return this.g.weight(`${name}#${part}`, elemType, [count, ...shape.slice(1)], async () =>
+      (await convertedBytes(t, elemType)).slice(start * rowElems * bytesPer, (start + count) * rowElems * bytesPer),
+    );
+  }
+
   /** A float scalar constant in the compute dtype. */
   scalar(value: number): string {
     return this.g.scalar(value, this.compute);
@@ -52,6 +77,16 @@ export class LayerBuilder {
 
   cast(x: string, to: ComputeType): string {
     return this.g.node('Cast', [x], { to: OnnxDataType[to] });
+  }
+
+  /** A float32 value in the compute dtype (identity in float32). */
+  toCompute(x: string): string {
+    return this.compute === 'float32' ? x : this.cast(x, this.compute);
+  }
+
+  /** A compute-dtype value in float32 (identity in float32). */
+  toFloat32(x: string): string {
+    return this.compute === 'float32' ? x : this.cast(x, 'float32');
   }
 
   /** y = x W^T + b on a 2-D input [N, in] (torch.nn.Linear); W stays [out, in] as stored. */
@@ -62,13 +97,27 @@ export class LayerBuilder {
     return this.g.node('Gemm', inputs, { transB: 1 });
   }
 
-  /** LayerNorm over the last axis with the checkpoint's eps (always computed in float32). */
+  /**
+   * LayerNorm(x + skip) over the last axis, in float32. Returns the normalised value and
+   * the sum x + skip (the residual stream), both float32. x and skip: [N, dim], float32 or
+   * the compute dtype. (com.microsoft SkipLayerNormalization computes the same in one node
+   * but measured slower here on ORT 1.30 CPU than Add + LayerNormalization: docs/benchmarks.md.)
+   */
+  residualLayerNorm(x: string, skip: string, prefix: string, dim: number, eps: number): { normed: string; sum: string } {
+    const sum = this.g.node('Add', [this.toFloat32(x), this.toFloat32(skip)]);
+    return { normed: this.layerNorm32(sum, prefix, dim, eps), sum };
+  }
+
+  /** LayerNorm over the last axis with the checkpoint's eps (always computed in float32); returns the compute dtype. */
   layerNorm(x: string, prefix: string, dim: number, eps: number): string {
+    return this.toCompute(this.layerNorm32(this.toFloat32(x), prefix, dim, eps));
+  }
+
+  /** LayerNorm of a float32 value; returns float32. */
+  layerNorm32(x: string, prefix: string, dim: number, eps: number): string {
     const w = this.param(`${prefix}.weight`, [dim], 'float32');
     const b = this.param(`${prefix}.bias`, [dim], 'float32');
-    const x32 = this.compute === 'float32' ? x : this.cast(x, 'float32');
-    const y = this.g.node('LayerNormalization', [x32, w, b], { axis: -1, epsilon: float(eps) });
-    return this.compute === 'float32' ? y : this.cast(y, this.compute);
+    return this.g.node('LayerNormalization', [x, w, b], { axis: -1, epsilon: float(eps) });
   }
 
   /** Exact (erf) GELU: x * 0.5 * (1 + erf(x / sqrt(2))), as torch.nn.functional.gelu. */
@@ -93,63 +142,54 @@ export async function convertedBytes(t: LazyTensor, to: ComputeType): Promise<Ui
   return to === 'float32' ? new Uint8Array(f32.buffer) : float32ToFloat16(f32);
 }
 
-/** Multi-head attention plumbing shared by the encoders (activations kept 2-D [B*T, E] between layers). */
-export class HeadLayout {
-  /** Shape [B, T, heads, headDim] and [-1, E] constants for Reshape. */
-  private readonly splitShape: string;
-  private readonly mergeShape: string;
-
-  constructor(
-    private readonly g: GraphBuilder,
-    /** Shape(input_ids): [B, T] as int64. */
-    batchTimeShape: string,
-    readonly heads: number,
-    readonly headDim: number,
-  ) {
-    this.splitShape = g.node('Concat', [batchTimeShape, g.ints([heads, headDim])], { axis: 0 });
-    this.mergeShape = g.ints([-1, heads * headDim]);
-  }
-
-  /** [B*T, E] -> [B, heads, T, headDim]. */
-  split(x: string): string {
-    return this.g.node('Transpose', [this.g.node('Reshape', [x, this.splitShape])], { perm: [0, 2, 1, 3] });
-  }
-
-  /** [B, heads, T, headDim] -> [B*T, E]. */
-  merge(x: string): string {
-    return this.g.node('Reshape', [this.g.node('Transpose', [x], { perm: [0, 2, 1, 3] }), this.mergeShape]);
-  }
-}
-
-/**
- * softmax(q k^T / divisor + bias) v for q, k, v [B, heads, T, d] and an additive
- * bias broadcastable to [B, heads, T, T] (padding mask, ALiBi). `divisor`
- * undefined means q was already scaled (fair-esm scales q before rotary).
- */
-export function attention(nn: LayerBuilder, q: string, k: string, v: string, bias: string, divisor?: number): string {
-  const g = nn.g;
-  let scores = g.node('MatMul', [q, g.node('Transpose', [k], { perm: [0, 1, 3, 2] })]);
-  if (divisor !== undefined) scores = g.node('Div', [scores, nn.scalar(divisor)]);
-  const probs = nn.softmax(g.node('Add', [scores, bias]));
-  return g.node('MatMul', [probs, v]);
-}
-
-/** Additive key-padding bias [B, 1, 1, T]: 0 for real keys, MASKED_SCORE for padding (`keep` is 1/0 in any numeric type). */
-export function keyPaddingBias(nn: LayerBuilder, keep: string): string {
-  const g = nn.g;
-  // Built in float32 then cast: in float16 MASKED_SCORE is -inf, and 0 * -inf would be NaN.
-  const keepF = nn.cast(keep, 'float32');
-  let bias = g.node('Mul', [g.node('Sub', [g.scalar(1), keepF]), g.scalar(MASKED_SCORE)]);
-  if (nn.compute !== 'float32') bias = nn.cast(bias, nn.compute);
-  return g.node('Unsqueeze', [bias, g.ints([1, 2])]);
-}
+/** Operator domain of ONNX Runtime's fused kernels. */
+export const MS_DOMAIN = 'com.microsoft';
 
 /**
  * Score given to padded keys. exp(MASKED_SCORE - max) is exactly 0 in float32,
  * so padding never changes a result; finite (unlike -inf) so a row can never
- * turn into NaN. In float16 it becomes -inf, which softmax (run in float32) also maps to 0.
+ * turn into NaN.
  */
 export const MASKED_SCORE = -1e9;
+
+/** Multi-head self-attention on [B, T, E] activations (com.microsoft MultiHeadAttention), in float32. */
+export class SelfAttention {
+  /** Shape [B, T, E] for Reshape of 2-D [B*T, E] activations. */
+  readonly shapeBTE: string;
+  /** 1 = real key, 0 = padding, int32 [B, T] (MultiHeadAttention's key_padding_mask). */
+  private readonly keyMask: string;
+
+  constructor(
+    private readonly nn: LayerBuilder,
+    /** Shape(input_ids): [B, T] as int64. */
+    shapeBT: string,
+    /** 1/0 (or true/false) per token, [B, T]. */
+    keep: string,
+    readonly heads: number,
+    readonly embedDim: number,
+  ) {
+    const g = nn.g;
+    this.shapeBTE = g.node('Concat', [shapeBT, g.ints([embedDim])], { axis: 0 });
+    this.keyMask = g.node('Cast', [keep], { to: OnnxDataType.int32 });
+  }
+
+  /** [B*T, E] (any float type) -> [B, T, E] float32. */
+  toBTE(x: string): string {
+    return this.nn.g.node('Reshape', [this.nn.toFloat32(x), this.shapeBTE]);
+  }
+
+  /**
+   * softmax(scale * q k^T + bias + padding) v per head; q, k, v [B, T, E] float32,
+   * `bias` float32 broadcastable as [1, heads, T, T] (ALiBi) or absent.
+   * Returns [B*T, E] in the compute dtype (ready for the output projection).
+   */
+  attend(q: string, k: string, v: string, scale: number, bias?: string): string {
+    const g = this.nn.g;
+    const inputs = [q, k, v, '', this.keyMask, ...(bias ? [bias] : [])];
+    const out = g.node('MultiHeadAttention', inputs, { num_heads: this.heads, scale: float(scale), mask_filter_value: float(MASKED_SCORE) }, { domain: MS_DOMAIN });
+    return this.nn.toCompute(g.node('Reshape', [out, g.ints([-1, this.embedDim])]));
+  }
+}
 
 /**
  * Masked mean over the time axis, accumulated in float64 (the reference sums in
