@@ -137,17 +137,17 @@ export async function readRange(path: string, offset: number, length: number): P
 const DTYPE_CODES: Record<DType, string> = Object.fromEntries(Object.entries(DTYPES).map(([code, dt]) => [dt, code])) as Record<DType, string>;
 
 /**
- * Writes tensors as a safetensors file, atomically, one tensor in memory at
- * a time (so it can write files larger than the heap). The header is padded
- * with spaces to a multiple of 8 bytes, as the reference implementation does.
+ * The bytes that precede the tensor data of a safetensors file: the 8-byte header length and
+ * the JSON header (padded with spaces to a multiple of 8 bytes, as the reference implementation
+ * does). Tensors follow in the given order, packed. Lets a caller stream data it does not hold.
  */
-export async function writeSafetensors(path: string, tensors: TensorMap, metadata: Record<string, string> = { format: 'pt' }): Promise<void> {
+export function safetensorsHeader(tensors: ReadonlyArray<{ name: string; dtype: DType; shape: readonly number[] }>, metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
-  for (const [name, t] of tensors) {
-    const size = numel(t.shape) * DTYPE_BYTES[t.dtype];
-    header[name] = { dtype: DTYPE_CODES[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + size] };
+  for (const { name, dtype, shape } of tensors) {
+    const size = numel(shape) * DTYPE_BYTES[dtype];
+    header[name] = { dtype: DTYPE_CODES[dtype], shape: [...shape], data_offsets: [offset, offset + size] };
     offset += size;
   }
   let json = Buffer.from(JSON.stringify(header), 'utf8');
@@ -155,10 +155,19 @@ export async function writeSafetensors(path: string, tensors: TensorMap, metadat
   if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([len, json]);
+}
+
+/**
+ * Writes tensors as a safetensors file, atomically, one tensor in memory at
+ * a time (so it can write files larger than the heap). The header is padded
+ * with spaces to a multiple of 8 bytes, as the reference implementation does.
+ */
+export async function writeSafetensors(path: string, tensors: TensorMap, metadata: Record<string, string> = { format: 'pt' }): Promise<void> {
+  const header = safetensorsHeader([...tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })), metadata);
   const out = new AtomicFileWriter(path);
   try {
-    out.write(len);
-    out.write(json);
+    out.write(header);
     for (const [name, t] of tensors) {
       const bytes = await t.bytes();
       const want = numel(t.shape) * DTYPE_BYTES[t.dtype];

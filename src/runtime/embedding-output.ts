@@ -3,18 +3,35 @@
  *   .jsonl  one line per record, in input order: {"id": "...", "embedding": [...]}, each float
  *           printed with the fewest digits that parse back to the same float32;
  *   .npy    a float32 [records, dim] array (NumPy format 1.0), row i = record i, with the
- *           ids one per line in a sibling `<out>.ids.txt`.
- * Both are written atomically: the final names appear only when complete.
+ *           ids one per line in a sibling `<out>.ids.txt`;
+ *   .safetensors  one F32 tensor `embeddings` [records, dim], row i = record i, with the same
+ *           sibling `<out>.ids.txt` (a header holding millions of ids would exceed the 100 MB
+ *           header limit of the safetensors readers); metadata names the ids file.
+ * All are written atomically: the final names appear only when complete. The array formats
+ * state their shape first, so they need the record count up front and stream rows after it.
  */
+import { basename } from 'node:path';
+import { safetensorsHeader } from '../formats/safetensors.js';
 import { AtomicFileWriter } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
 
-export type EmbeddingFormat = 'jsonl' | 'npy';
+export type EmbeddingFormat = 'jsonl' | 'npy' | 'safetensors';
+
+/** The tensor name in `.safetensors` embedding files. */
+export const SAFETENSORS_EMBEDDINGS = 'embeddings';
 
 export function embeddingFormatOf(path: string): EmbeddingFormat {
   if (path.endsWith('.jsonl')) return 'jsonl';
   if (path.endsWith('.npy')) return 'npy';
-  throw new UsageError(`cannot tell the output format of '${path}'`, { hint: 'name it *.jsonl (text) or *.npy (float32 array + .ids.txt)' });
+  if (path.endsWith('.safetensors')) return 'safetensors';
+  throw new UsageError(`cannot tell the output format of '${path}'`, {
+    hint: 'name it *.jsonl (text), *.npy or *.safetensors (float32 array + .ids.txt)',
+  });
+}
+
+/** Whether the format states the record count before the rows (count the input first). */
+export function needsRecordCount(format: EmbeddingFormat): boolean {
+  return format !== 'jsonl';
 }
 
 /** The shortest decimal that reads back as the same float32 (NaN/Infinity as null: JSON has neither). */
@@ -37,7 +54,18 @@ export interface EmbeddingSink {
 
 /** Opens an output; `.npy` needs the record count up front (its header states the shape). */
 export function openEmbeddingSink(path: string, dim: number, records: number): EmbeddingSink {
-  return embeddingFormatOf(path) === 'jsonl' ? jsonlSink(path) : npySink(path, dim, records);
+  switch (embeddingFormatOf(path)) {
+    case 'jsonl':
+      return jsonlSink(path);
+    case 'npy':
+      return arraySink(path, records, npyHeader([records, dim]));
+    case 'safetensors':
+      return arraySink(
+        path,
+        records,
+        safetensorsHeader([{ name: SAFETENSORS_EMBEDDINGS, dtype: 'float32', shape: [records, dim] }], { format: 'virnucpro-embeddings', ids: basename(`${path}.ids.txt`) }),
+      );
+  }
 }
 
 function jsonlSink(path: string): EmbeddingSink {
@@ -54,10 +82,11 @@ function jsonlSink(path: string): EmbeddingSink {
   };
 }
 
-function npySink(path: string, dim: number, records: number): EmbeddingSink {
+/** A float32 [records, dim] array after `header`, rows in input order, ids in `<path>.ids.txt`. */
+function arraySink(path: string, records: number, header: Uint8Array): EmbeddingSink {
   const out = new AtomicFileWriter(path);
   const idsOut = new AtomicFileWriter(`${path}.ids.txt`);
-  out.write(npyHeader([records, dim]));
+  out.write(header);
   let written = 0;
   return {
     write(ids, vectors) {

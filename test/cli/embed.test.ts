@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeBundle } from '../../src/models/bundle.js';
 import { loadDnabert } from '../../src/models/load.js';
-import { float32ToShortest } from '../../src/runtime/embedding-output.js';
+import { readFloat32 } from '../../src/formats/tensor.js';
+import { readSafetensors } from '../../src/formats/safetensors.js';
+import { SAFETENSORS_EMBEDDINGS, float32ToShortest } from '../../src/runtime/embedding-output.js';
 import { fixture, repoRoot, tempDir } from '../helpers.js';
 import { maxAbsDiff, readJson } from '../runtime/fixture-models.js';
 
@@ -44,6 +46,26 @@ test('embed dnabert-s from a bundle writes a float32 .npy and its ids', async ()
   const ids = readFileSync(`${out}.ids.txt`, 'utf8').trim().split('\n');
   assert.deepEqual(ids, expected.sequences.map((s: { label: string }) => s.label));
   expected.sequences.forEach((s: { mean_representation: number[] }, i: number) => assert.ok(maxAbsDiff(data.subarray(48 * i, 48 * i + 48), s.mean_representation) <= 5e-6));
+});
+
+test('embed esm2 -o OUT.safetensors writes one float32 [records, dim] tensor and its ids, readable as safetensors', async () => {
+  const dir = tempDir();
+  const out = join(dir, 'p.safetensors');
+  const r = virnucpro(['embed', 'esm2', '--weights', fixture('esm2/hf'), '-i', fixture('esm2/proteins.fasta'), '-o', out, '--cache-dir', dir, '-t', '1', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  const expected = readJson('esm2/expected.json');
+  const labels = expected.sequences.map((s: { label: string }) => s.label);
+  const file = readSafetensors(out);
+  assert.deepEqual([...file.tensors.keys()], [SAFETENSORS_EMBEDDINGS]);
+  assert.deepEqual(file.metadata, { format: 'virnucpro-embeddings', ids: 'p.safetensors.ids.txt' });
+  const t = file.tensors.get(SAFETENSORS_EMBEDDINGS)!;
+  assert.equal(t.dtype, 'float32');
+  const dim = t.shape[1];
+  assert.deepEqual(t.shape, [labels.length, dim]);
+  const data = await readFloat32(t);
+  const ids = readFileSync(`${out}.ids.txt`, 'utf8').trim().split('\n');
+  assert.deepEqual(ids, labels);
+  ids.forEach((id, i) => assert.ok(maxAbsDiff(data.subarray(dim * i, dim * (i + 1)), expected.mean_representations_batched[id]) <= 5e-6, id));
 });
 
 test('bad flags and unusable devices exit with the documented codes', () => {

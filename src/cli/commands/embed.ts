@@ -9,7 +9,7 @@ import { readFasta, type FastaRecord } from '../../io/fasta.js';
 import { isBundle } from '../../models/bundle.js';
 import { loadDnabert, loadEsm2 } from '../../models/load.js';
 import { DEFAULT_BATCH_TOKENS, DnabertEmbedder, Esm2Embedder } from '../../runtime/embedders.js';
-import { embeddingFormatOf, openEmbeddingSink } from '../../runtime/embedding-output.js';
+import { embeddingFormatOf, needsRecordCount, openEmbeddingSink } from '../../runtime/embedding-output.js';
 import { UsageError } from '../../util/errors.js';
 import { createProgress } from '../../util/progress.js';
 
@@ -43,7 +43,7 @@ export function registerEmbed(program: Command): void {
     .argument('<model>', 'esm2 or dnabert-s')
     .requiredOption('--weights <path>', 'ESM-2: fair-esm .pt or Hugging Face dir; DNABERT-S: model dir; or a prepared bundle dir')
     .requiredOption('-i, --input <fasta>', 'input FASTA (plain, gzip, bzip2, xz or zstd)')
-    .requiredOption('-o, --output <file>', 'OUT.jsonl (one JSON line per record) or OUT.npy (float32 array + OUT.npy.ids.txt)')
+    .requiredOption('-o, --output <file>', 'OUT.jsonl (one JSON line per record), OUT.npy or OUT.safetensors (float32 [records, dim] + OUT.<ext>.ids.txt)')
     .option('--device <device>', 'cpu, cuda, cuda:N or webgpu', 'cpu')
     .option('--allow-cpu-fallback', 'run on CPU (with a warning) when the device cannot start')
     .option('--batch-tokens <N>', 'padded tokens per batch', positiveInt('--batch-tokens'), DEFAULT_BATCH_TOKENS)
@@ -82,7 +82,7 @@ async function runEmbed(model: 'esm2' | 'dnabert-s', flags: EmbedFlags): Promise
   let sink: ReturnType<typeof openEmbeddingSink> | undefined;
   try {
     let records = 0;
-    if (embeddingFormatOf(flags.output) === 'npy') {
+    if (needsRecordCount(embeddingFormatOf(flags.output))) {
       for await (const _ of readFasta(flags.input, { alphabet })) records++;
     }
     sink = openEmbeddingSink(flags.output, embedder.dim, records);
