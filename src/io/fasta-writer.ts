@@ -32,7 +32,8 @@ const BLOCK = 1 << 20;
 export class FastaWriter {
   private readonly out: AtomicFileWriter;
   private readonly lineWidth: number;
-  private buf = Buffer.allocUnsafe(BLOCK);
+  private buf: Buffer = Buffer.allocUnsafe(BLOCK);
+  private bufWords: DataView = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private used = 0;
   /** Number of records written so far. */
   records = 0;
@@ -55,15 +56,12 @@ export class FastaWriter {
     const buf = this.buf;
     let p = this.used;
     buf[p++] = 0x3e;
-    p += buf.write(title, p, 'utf8');
+    p = this.putTitle(title, p);
     buf[p++] = 0x0a;
-    if (this.lineWidth > 0) {
-      for (let i = 0; i < seq.length; i += width) {
-        const end = Math.min(seq.length, i + width);
-        buf.set(seq.subarray(i, end), p);
-        p += end - i;
-        buf[p++] = 0x0a;
-      }
+    if (this.lineWidth > 0 && seq.length > width) {
+      p = this.putWrapped(seq, width, p);
+    } else if (this.lineWidth > 0 && seq.length === 0) {
+      // Biopython writes no sequence line at all for an empty sequence.
     } else {
       buf.set(seq, p);
       p += seq.length;
@@ -73,17 +71,54 @@ export class FastaWriter {
     this.records++;
   }
 
+  /** The title at `p`: ASCII (the usual case) byte by byte, anything else through the UTF-8 encoder. */
+  private putTitle(title: string, p: number): number {
+    const buf = this.buf;
+    const n = title.length;
+    for (let k = 0; k < n; k++) {
+      const c = title.charCodeAt(k);
+      if (c >= 0x80) return p + buf.write(title, p, 'utf8'); // rewrites the ASCII part too
+      buf[p + k] = c;
+    }
+    return p + n;
+  }
+
+  /**
+   * `seq` as lines of `width` at `p`, copied four bytes at a time through
+   * DataViews: a 60-column FASTA has a line every 60 bytes, and a typed-array
+   * view per line (for `set`) costs more than the copy itself.
+   */
+  private putWrapped(seq: Uint8Array, width: number, p: number): number {
+    const buf = this.buf;
+    const to = this.bufWords;
+    const from = new DataView(seq.buffer, seq.byteOffset, seq.byteLength);
+    const n = seq.length;
+    for (let i = 0; i < n; i += width) {
+      const end = Math.min(n, i + width);
+      let k = i;
+      for (; k + 4 <= end; k += 4, p += 4) to.setUint32(p, from.getUint32(k, true), true);
+      for (; k < end; k++) buf[p++] = seq[k];
+      buf[p++] = 0x0a;
+    }
+    return p;
+  }
+
   private reserve(bytes: number): void {
     if (this.used + bytes <= this.buf.length) return;
     this.flush();
-    if (bytes > this.buf.length) this.buf = Buffer.allocUnsafe(bytes);
+    if (bytes > this.buf.length) this.setBlock(Buffer.allocUnsafe(bytes));
+  }
+
+  private setBlock(block: Buffer): void {
+    this.buf = block;
+    this.bufWords = new DataView(block.buffer, block.byteOffset, block.byteLength);
   }
 
   private flush(): void {
     if (this.used === 0) return;
     // AtomicFileWriter may keep a reference to the block until it flushes: hand it over and start a new one.
     this.out.write(this.buf.subarray(0, this.used));
-    this.buf = Buffer.allocUnsafe(BLOCK);
+    this.setBlock(Buffer.allocUnsafe(BLOCK));
     this.used = 0;
   }
 

@@ -16,7 +16,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readFasta } from './fasta.js';
+import { readFastaBatches } from './fasta.js';
 import { FastaWriter } from './fasta-writer.js';
 import { fastaStem } from './paths.js';
 import { processRecordBytes } from '../seq/record.js';
@@ -87,21 +87,24 @@ export async function translateFile(options: TranslateOptions): Promise<Translat
   };
   const progress = options.progress;
   try {
-    const records = readFasta(options.input, {
+    const batches = readFastaBatches(options.input, {
       onProgress: (done) => progress?.update(done, `${summary.records} records`),
     });
-    for await (const record of records) {
-      summary.records++;
-      summary.sequenceBytes += record.length;
-      if (record.length === 0) {
-        summary.emptyRecords++;
-        continue;
+    // One await per decompressed block; the block's records are processed synchronously.
+    for await (const batch of batches) {
+      for (const record of batch) {
+        summary.records++;
+        summary.sequenceBytes += record.length;
+        if (record.length === 0) {
+          summary.emptyRecords++;
+          continue;
+        }
+        if (record.length < 3) summary.shorterThanCodon++;
+        const counts = processRecordBytes(record.id, record.bytes, options.expectedLength, sink);
+        summary.chunks += counts.chunks;
+        summary.framesKept += counts.frames;
+        if (counts.frames === 0) summary.recordsWithoutFrame++;
       }
-      if (record.length < 3) summary.shorterThanCodon++;
-      const counts = processRecordBytes(record.id, record.bytes, options.expectedLength, sink);
-      summary.chunks += counts.chunks;
-      summary.framesKept += counts.frames;
-      if (counts.frames === 0) summary.recordsWithoutFrame++;
     }
     for (const w of writers) w.commit();
   } catch (e) {

@@ -11,6 +11,7 @@
  *
  * Public API:
  * - `chunkSpans(length, expectedLength): ChunkSpan[]` — where the windows lie.
+ * - `forEachChunkSpan(length, expectedLength, visit): number` — the same without lists.
  * - `chunkId(recordId, k)` — `<id>_chunk_<k>` (k 1-based).
  * - `chunkSequence(id, seq, expectedLength): Chunk[]` — the windows as strings.
  */
@@ -29,12 +30,7 @@ export interface Chunk {
   sequence: string;
 }
 
-/** Python's slice bounds for `s[start:stop]` on a sequence of `length` (step 1). */
-function pySliceBounds(start: number, stop: number, length: number): [number, number] {
-  const s = pySliceIndex(start, length);
-  return [s, Math.max(s, pySliceIndex(stop, length))];
-}
-
+/** Python's index for a slice bound `i` on a sequence of `length` (step 1). */
 function pySliceIndex(i: number, length: number): number {
   return i < 0 ? Math.max(0, i + length) : Math.min(i, length);
 }
@@ -45,10 +41,20 @@ function pySliceIndex(i: number, length: number): number {
  * no windows; callers report it.
  */
 export function chunkSpans(length: number, expectedLength: number): ChunkSpan[] {
+  const spans: ChunkSpan[] = [];
+  forEachChunkSpan(length, expectedLength, (index, start, end) => spans.push({ index, start, end }));
+  return spans;
+}
+
+/**
+ * The same windows without building lists (the translate hot path): calls
+ * `visit(index, start, end)` for each, in order, and returns how many.
+ */
+export function forEachChunkSpan(length: number, expectedLength: number, visit: (index: number, start: number, end: number) => void): number {
   if (!Number.isInteger(expectedLength) || expectedLength < 1) {
     throw new RangeError(`expected length must be a positive integer, got ${expectedLength}`);
   }
-  if (length <= 0) return [];
+  if (length <= 0) return 0;
   const L = expectedLength;
   const numChunks = Math.ceil(length / L);
   const repeatLength = numChunks * L - length;
@@ -56,22 +62,20 @@ export function chunkSpans(length: number, expectedLength: number): ChunkSpan[] 
   const lowerInt = Math.trunc(repeatLength / numChunks);
   const upperInt = lowerInt + 1;
   const needToAddUp = repeatLength - lowerInt * (numChunks - 1);
-  // [upper]*need + [lower]*(n-1-need) + [0]; a negative repeat count gives an empty list in Python.
-  const steps: number[] = [];
-  for (let i = 0; i < needToAddUp; i++) steps.push(upperInt);
-  for (let i = 0; i < numChunks - 1 - needToAddUp; i++) steps.push(lowerInt);
-  steps.push(0);
-
-  const spans: ChunkSpan[] = [];
+  // The original's steps list is [upper]*need + [lower]*(n-1-need) + [0] (a negative repeat count gives
+  // an empty run in Python). It has at least numChunks entries (need >= 0), so zip() with
+  // range(0, len, L) always yields numChunks windows; step k is computed here instead of listed.
+  const lowerEnd = needToAddUp + Math.max(0, numChunks - 1 - needToAddUp);
   let moveStep = 0;
-  // zip(range(0, len, L), steps) stops at the shorter of the two.
-  for (let k = 0; k < numChunks && k < steps.length; k++) {
+  for (let k = 0; k < numChunks; k++) {
     const a = k * L;
-    const [start, end] = a > 1 ? pySliceBounds(a - moveStep, a - moveStep + L, length) : pySliceBounds(a, a + L, length);
-    spans.push({ index: k + 1, start, end });
-    moveStep += steps[k];
+    // s[a - move : a - move + L] when a > 1 (the original's test), else s[a : a + L]; Python clamps slice bounds.
+    const from = a > 1 ? a - moveStep : a;
+    const start = pySliceIndex(from, length);
+    visit(k + 1, start, Math.max(start, pySliceIndex(from + L, length)));
+    moveStep += k < needToAddUp ? upperInt : k < lowerEnd ? lowerInt : 0;
   }
-  return spans;
+  return numChunks;
 }
 
 export function chunkId(recordId: string, index: number): string {

@@ -13,7 +13,7 @@
  * An empty record yields nothing (the original crashes on it); callers count
  * it. A record shorter than a codon yields its chunk but no frames.
  */
-import { chunkId, chunkSpans, type Chunk } from './chunk.js';
+import { chunkId, forEachChunkSpan, type Chunk } from './chunk.js';
 import { identifyFrameBytes, type Frame } from './translate.js';
 
 /** Receives one record's output in the original's order. Views are valid only during the call. */
@@ -39,17 +39,16 @@ const UPPER_CASE = Object.freeze({ upperCase: true });
 
 export function processRecordBytes(id: string, sequence: Uint8Array, expectedLength: number, sink: RecordSink): RecordCounts {
   let frames = 0;
-  const spans = chunkSpans(sequence.length, expectedLength);
-  for (const span of spans) {
-    const cid = chunkId(id, span.index);
-    const chunk = sequence.subarray(span.start, span.end);
+  const chunks = forEachChunkSpan(sequence.length, expectedLength, (index, start, end) => {
+    const cid = chunkId(id, index);
+    const chunk = sequence.subarray(start, end);
     sink.chunk(cid, chunk);
     for (const f of identifyFrameBytes(chunk, UPPER_CASE)) {
       sink.frame(cid + f.suffix, f.nucleotide, f.protein);
       frames++;
     }
-  }
-  return { chunks: spans.length, frames };
+  });
+  return { chunks, frames };
 }
 
 const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');

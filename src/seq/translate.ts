@@ -93,57 +93,54 @@ export function reverseComplementBytes(seq: Uint8Array, out: Uint8Array): Uint8A
   return out;
 }
 
-/**
- * Translates one frame of `seq` starting at `frame` into `out` (from index 0).
- * Returns the protein length, or -1 as soon as a stop codon is met (the frame
- * is rejected, so the rest need not be translated).
- */
-function translateFrameInto(seq: Uint8Array, frame: number, out: Uint8Array, stopAtStar: boolean): number {
-  let p = 0;
-  const last = seq.length - 2;
-  for (let i = frame; i < last; i += 3) {
-    const aa = AMINO[BASE[seq[i]] * 25 + BASE[seq[i + 1]] * 5 + BASE[seq[i + 2]]];
-    if (aa === 0) continue;
-    if (aa === STAR && stopAtStar) return -1;
-    out[p++] = aa;
-  }
-  return p;
-}
-
 // Scratch memory reused across calls (the hot path allocates nothing for a rejected frame).
 let nucleotideScratch = new Uint8Array(6 * 1024);
 let proteinScratch = new Uint8Array(6 * 342);
 
+/** 1 where AMINO / AMINO_RC is a stop codon. */
+const STOP = AMINO.map((aa) => (aa === STAR ? 1 : 0));
+const STOP_RC = AMINO_RC.map((aa) => (aa === STAR ? 1 : 0));
+
 /**
- * Translates forward frame `offset` of `seq` into `out` from `at`. Returns the
- * protein length, or -1 as soon as a stop codon is met: the frame is rejected,
- * so the rest need not be translated (on random sequence a frame meets a stop
- * after about 21 codons, so this is most of the speed).
+ * Bit f (F1, F2, F3, R1, R2, R3) set when that frame of `seq` has no stop
+ * codon. Each frame is scanned only up to its first stop: on random sequence
+ * that is about 21 codons, so rejecting a frame costs far less than
+ * translating it, and most frames are rejected. Whether a frame has a stop
+ * does not depend on the dropped (non-ACGT) codons, which only shorten the protein.
  */
+function stopFreeFrames(seq: Uint8Array, base: Uint8Array): number {
+  const n = seq.length;
+  let mask = 0;
+  forward: for (let f = 0; f < 3; f++) {
+    for (let i = f; i < n - 2; i += 3) if (STOP[base[seq[i]] * 25 + base[seq[i + 1]] * 5 + base[seq[i + 2]]] !== 0) continue forward;
+    mask |= 1 << f;
+  }
+  reverse: for (let f = 0; f < 3; f++) {
+    // Reverse-complement frame f reads rc[f + 3m ...], i.e. seq[n-1-f-3m] down to seq[n-3-f-3m].
+    for (let j = n - 1 - f; j >= 2; j -= 3) if (STOP_RC[base[seq[j]] * 25 + base[seq[j - 1]] * 5 + base[seq[j - 2]]] !== 0) continue reverse;
+    mask |= 8 << f;
+  }
+  return mask;
+}
+
+/** Translates forward frame `offset` of `seq` (stops included) into `out` from `at`; returns the protein length. */
 function translateForwardFrameInto(seq: Uint8Array, base: Uint8Array, offset: number, out: Uint8Array, at: number): number {
   let p = at;
   const last = seq.length - 2;
   for (let i = offset; i < last; i += 3) {
     const aa = AMINO[base[seq[i]] * 25 + base[seq[i + 1]] * 5 + base[seq[i + 2]]];
-    if (aa === STAR) return -1;
     // A codon with a non-ACGT base has no entry (0) and is dropped, as the original's dict lookup does.
-    out[p] = aa;
-    p += aa === 0 ? 0 : 1;
+    if (aa !== 0) out[p++] = aa;
   }
   return p - at;
 }
 
-/**
- * Translates reverse-complement frame `offset` of `seq` without building the
- * reverse complement: rc[i] = complement(seq[n-1-i]). Same return as the forward one.
- */
+/** The same for reverse-complement frame `offset`, without building the reverse complement: rc[i] = complement(seq[n-1-i]). */
 function translateReverseFrameInto(seq: Uint8Array, base: Uint8Array, offset: number, out: Uint8Array, at: number): number {
   let p = at;
   for (let j = seq.length - 1 - offset; j >= 2; j -= 3) {
     const aa = AMINO_RC[base[seq[j]] * 25 + base[seq[j - 1]] * 5 + base[seq[j - 2]]];
-    if (aa === STAR) return -1;
-    out[p] = aa;
-    p += aa === 0 ? 0 : 1;
+    if (aa !== 0) out[p++] = aa;
   }
   return p - at;
 }
@@ -157,19 +154,19 @@ function translateReverseFrameInto(seq: Uint8Array, base: Uint8Array, offset: nu
  * by the next call.
  */
 export function identifyFrameBytes(seq: Uint8Array, options: { upperCase?: boolean } = {}): FrameBytes[] {
-  const n = seq.length;
+  const kept: FrameBytes[] = [];
   const upper = options.upperCase ?? false;
   const base = upper ? BASE_ANY_CASE : BASE;
-  const kept: FrameBytes[] = [];
-  if (n < 3) return kept;
-  const maxProtein = Math.floor(n / 3) + 1;
+  const mask = seq.length < 3 ? 0 : stopFreeFrames(seq, base);
+  if (mask === 0) return kept;
+  const maxProtein = Math.floor(seq.length / 3) + 1;
   if (proteinScratch.length < 6 * maxProtein) proteinScratch = new Uint8Array(12 * maxProtein);
   const protein = proteinScratch;
   for (let f = 0; f < 6; f++) {
-    const offset = f % 3;
+    if ((mask & (1 << f)) === 0) continue;
     const at = f * maxProtein;
-    const len = f < 3 ? translateForwardFrameInto(seq, base, offset, protein, at) : translateReverseFrameInto(seq, base, offset, protein, at);
-    if (len <= 0) continue;
+    const len = f < 3 ? translateForwardFrameInto(seq, base, f, protein, at) : translateReverseFrameInto(seq, base, f - 3, protein, at);
+    if (len === 0) continue;
     kept.push({ suffix: FRAME_SUFFIXES[f], nucleotide: frameNucleotides(seq, f, len, upper), protein: protein.subarray(at, at + len) });
   }
   return kept;
@@ -209,10 +206,12 @@ export function reverseComplement(seq: string): string {
 /** `units.translate_dna`: the six proteins (F1, F2, F3, R1, R2, R3), stops included. */
 export function translateSixFrames(seq: string): string[] {
   const b = bytesOf(seq);
-  const rc = reverseComplementBytes(b, new Uint8Array(b.length));
   const out = new Uint8Array(Math.floor(b.length / 3) + 1);
   const frames: string[] = [];
-  for (let f = 0; f < 6; f++) frames.push(latin1(out.subarray(0, translateFrameInto(f < 3 ? b : rc, f % 3, out, false))));
+  for (let f = 0; f < 6; f++) {
+    const len = f < 3 ? translateForwardFrameInto(b, BASE, f, out, 0) : translateReverseFrameInto(b, BASE, f - 3, out, 0);
+    frames.push(latin1(out.subarray(0, len)));
+  }
   return frames;
 }
 
