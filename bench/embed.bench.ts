@@ -111,14 +111,7 @@ L, E, H, F, post_ln = ${s.layers}, ${s.dim}, ${s.heads}, ${ffn}, ${gated ? 'True
 lengths = json.loads(sys.argv[1])
 layer = torch.nn.TransformerEncoderLayer(E, H, F, dropout=0.0, activation='gelu', batch_first=True, norm_first=not post_ln)
 enc = torch.nn.TransformerEncoder(layer, L, enable_nested_tensor=False).eval()
-budget = ${batchTokens}
-order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-batches, cur = [], []
-for i in order:
-    if cur and (len(cur) + 1) * lengths[cur[0]] > budget:
-        batches.append(cur); cur = []
-    cur.append(i)
-if cur: batches.append(cur)
+batches = json.loads(sys.argv[2])  # the embedders' own batch plan
 inputs = [(torch.randn(len(b), lengths[b[0]], E), torch.arange(lengths[b[0]])[None, :] >= torch.tensor([lengths[i] for i in b])[:, None]) for b in batches]
 def run():
     with torch.no_grad():
@@ -130,7 +123,8 @@ for _ in range(${passes}):
 print(best)
 `;
   const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
-  const r = spawnSync(torchPython, ['-c', script, JSON.stringify(lengths)], { encoding: 'utf8', env });
+  const plan = planBatches(lengths, { batchTokens }).map((b) => b.indices);
+  const r = spawnSync(torchPython, ['-c', script, JSON.stringify(lengths), JSON.stringify(plan)], { encoding: 'utf8', env });
   if (r.status !== 0) {
     console.error(`PyTorch baseline failed: ${r.stderr.trim().split('\n').pop()}`);
     return null;
