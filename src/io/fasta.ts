@@ -46,7 +46,6 @@
  * - `parseFasta(chunks, name, options?)`, `parseFastaBatches(chunks, name, options?)` (any byte source)
  * - `class FastaParser` (`push(bytes): FastaRecord[]`, `end(): FastaRecord[]`), the synchronous core.
  */
-import { isAscii } from 'node:buffer';
 import { InputError, where } from '../util/errors.js';
 import { openDecompressed } from './decompress.js';
 import { isPythonSpace, pythonFirstWord, pythonRstrip } from './python-text.js';
@@ -116,6 +115,16 @@ function classTable(alphabet: FastaAlphabet): Uint8Array {
   return t;
 }
 
+// What a header byte is, for appendHeader: flags OR-ed over the header, or the line end.
+const HEADER_NUL = 1;
+const HEADER_NON_ASCII = 2;
+const HEADER_LINE_END = 4;
+const HEADER_BYTE = new Uint8Array(256);
+HEADER_BYTE[0x00] = HEADER_NUL;
+HEADER_BYTE.fill(HEADER_NON_ASCII, 0x80);
+HEADER_BYTE[0x0a] = HEADER_LINE_END;
+HEADER_BYTE[0x0d] = HEADER_LINE_END;
+
 const pairTables = new Map<FastaAlphabet, Uint8Array>();
 
 /** For each 16-bit little-endian pair of bytes, 1 when both are residues of the alphabet (built once per alphabet, 64 KiB). */
@@ -166,8 +175,10 @@ export class FastaParser {
   private offset = 0;
   private sawHeader = false;
 
-  private header = new Uint8Array(256);
+  private header = Buffer.alloc(256);
   private headerLen = 0;
+  /** HEADER_BYTE classes seen in the header so far, OR-ed. */
+  private headerFlags = 0;
   private id = '';
   private description = '';
   private recordLine = 0;
@@ -217,6 +228,7 @@ export class FastaParser {
           this.finishRecord(out);
           this.mode = Mode.Header;
           this.headerLen = 0;
+          this.headerFlags = 0;
           this.recordLine = this.lineNo;
           continue;
         }
@@ -316,10 +328,12 @@ export class FastaParser {
   /** Appends header bytes from `start` up to the line end (or the block end); returns where it stopped. */
   private appendHeader(chunk: Uint8Array, start: number): number {
     let end = start;
-    while (end < chunk.length && chunk[end] !== 0x0a && chunk[end] !== 0x0d) end++;
+    let flags = 0;
+    for (let c; end < chunk.length && (c = HEADER_BYTE[chunk[end]]) !== HEADER_LINE_END; end++) flags |= c;
+    this.headerFlags |= flags;
     const need = this.headerLen + (end - start);
     if (need > this.header.length) {
-      const grown = new Uint8Array(Math.max(need, this.header.length * 2));
+      const grown = Buffer.alloc(Math.max(need, this.header.length * 2));
       grown.set(this.header.subarray(0, this.headerLen));
       this.header = grown;
     }
@@ -377,17 +391,18 @@ export class FastaParser {
 
   private endHeader(): void {
     let text: string;
-    const bytes = this.header.subarray(0, this.headerLen);
-    if (isAscii(bytes)) {
-      text = Buffer.from(bytes.buffer, 0, bytes.length).toString('latin1'); // ASCII: latin1 is UTF-8, and cheaper
+    const flags = this.headerFlags;
+    this.headerFlags = 0;
+    if ((flags & HEADER_NON_ASCII) === 0) {
+      text = this.header.toString('latin1', 0, this.headerLen); // ASCII: latin1 decoding gives the same text, cheaper
     } else {
       try {
-        text = utf8.decode(bytes);
+        text = utf8.decode(this.header.subarray(0, this.headerLen));
       } catch {
         throw new InputError(`${where(this.name, this.lineNo)}: header is not valid UTF-8 text (binary data?)`);
       }
     }
-    if (bytes.includes(0)) throw new InputError(`${where(this.name, this.lineNo)}: NUL byte in a header (binary data?)`);
+    if ((flags & HEADER_NUL) !== 0) throw new InputError(`${where(this.name, this.lineNo)}: NUL byte in a header (binary data?)`);
     this.description = pythonRstrip(text);
     this.id = pythonFirstWord(this.description);
     this.sawHeader = true;

@@ -173,3 +173,87 @@ test('output stems drop FASTA and compression extensions', () => {
   assert.equal(fastaStem('x/sample.v2.FNA.zst'), 'sample.v2');
   assert.equal(fastaStem('noext'), 'noext');
 });
+
+/** Seeded xorshift, so a failure reproduces. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+/** Biopython's FASTA rules restated plainly on a string (ASCII whitespace only): the oracle for the random test below. */
+function referenceParse(text: string): [string, string, string, number][] {
+  const lines = text.split(/\r\n|\r|\n/);
+  if (lines.at(-1) === '') lines.pop();
+  const out: [string, string, string, number][] = [];
+  let current: [string, string, string, number] | null = null;
+  lines.forEach((line, k) => {
+    if (line.startsWith('>')) {
+      if (current) out.push(current);
+      const title = line.slice(1).replace(/[ \t]+$/, '');
+      current = [title.trim().split(/[ \t]+/)[0] ?? '', title, '', k + 1];
+    } else if (current) {
+      current[2] += line.replace(/[ \t]+$/, '').replaceAll(' ', '');
+    }
+  });
+  if (current) out.push(current);
+  return out;
+}
+
+test('random files parse as the plain restatement of the rules, whatever the block size (fast and byte-at-a-time paths)', () => {
+  const cases: [ReadFastaOptions['alphabet'], string][] = [
+    ['nucleotide', 'ACGTACGTACGTNacgtnRYKM-.'],
+    ['protein', 'ACDEFGHIKLMNPQRSTVWYXacdefghy*-'],
+    ['any', 'ACGT>!~acgt0123'],
+  ];
+  const endings = ['\n', '\n', '\n', '\r\n', '\r'];
+  for (const [alphabet, residues] of cases) {
+    for (let seed = 1; seed <= 12; seed++) {
+      const rand = prng(seed * 7919);
+      const pick = (s: string | string[]) => s[Math.floor(rand() * s.length)];
+      let text = rand() < 0.3 ? '\n \n' : '';
+      const records = 5 + Math.floor(rand() * 40);
+      for (let r = 0; r < records; r++) {
+        text += `>${rand() < 0.1 ? ' ' : ''}id${seed}_${r}${rand() < 0.5 ? ' some description' : ''}${rand() < 0.2 ? ' \t' : ''}${pick(endings)}`;
+        const lines = rand() < 0.1 ? 0 : Math.floor(rand() * 8);
+        const width = 1 + Math.floor(rand() * 130);
+        for (let l = 0; l < lines; l++) {
+          let line = '';
+          const len = rand() < 0.1 ? 0 : 1 + Math.floor(rand() * width);
+          for (let i = 0; i < len; i++) line += rand() < 0.03 ? ' ' : pick(residues);
+          if (line.startsWith('>')) line = 'A' + line;
+          if (rand() < 0.1) line += pick([' ', '\t', ' \t ']);
+          text += line + pick(endings);
+        }
+      }
+      if (rand() < 0.3) text = text.replace(/[\r\n]+$/, ''); // no newline at the end
+      const bytes = Buffer.from(text, 'latin1');
+      const expected = referenceParse(text);
+      for (const blockSize of [bytes.length, 1, 3, 4, 5, 61, 4096, 1 + Math.floor(rand() * 700)]) {
+        const p = new FastaParser('x', { alphabet });
+        const got: FastaRecord[] = [];
+        for (let i = 0; i < bytes.length; i += blockSize) got.push(...p.push(bytes.subarray(i, i + blockSize)));
+        got.push(...p.end());
+        assert.deepEqual(
+          got.map((r) => [r.id, r.description, r.sequence, r.line]),
+          expected,
+          `alphabet ${alphabet}, seed ${seed}, block size ${blockSize}`,
+        );
+      }
+    }
+  }
+});
+
+test('records stay valid after later blocks are parsed (they are views into arenas that are never reused)', () => {
+  const p = new FastaParser('x', { duplicateIds: 'allow' });
+  const line = 'ACGT'.repeat(15) + '\n';
+  const got: FastaRecord[] = [];
+  for (let r = 0; r < 3000; r++) got.push(...p.push(Buffer.from(`>r${r}\n${line.repeat(40)}`)));
+  got.push(...p.end());
+  assert.equal(got.length, 3000);
+  for (const r of got) assert.equal(r.sequence, 'ACGT'.repeat(600), r.id);
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { identifyFrames, reverseComplement, translateSixFrames } from '../../src/seq/translate.js';
+import { CODON_TABLE, identifyFrames, reverseComplement, translateSixFrames } from '../../src/seq/translate.js';
 import { translateRecord } from '../../src/seq/record.js';
 import { fixture } from '../helpers.js';
 
@@ -53,4 +53,91 @@ test('every identified frame of the e2e run is reproduced, in order', () => {
 test('records shorter than a codon give a chunk and no frame; empty records give nothing', () => {
   assert.deepEqual(translateRecord('t', 'AC', 300), { chunks: [{ id: 't_chunk_1', sequence: 'AC' }], frames: [] });
   assert.deepEqual(translateRecord('e', '', 300), { chunks: [], frames: [] });
+});
+
+/** VirNucPro's units.py restated on strings (dict lookups, slicing): the oracle for the random tests below. */
+const COMPLEMENT: Record<string, string> = { A: 'T', C: 'G', G: 'C', T: 'A', a: 't', c: 'g', g: 'c', t: 'a' };
+function referenceIdentify(seqid: string, seq: string): [string, string, string][] {
+  const rc = [...seq].reverse().map((c) => COMPLEMENT[c] ?? c).join('');
+  const out: [string, string, string][] = [];
+  [seq, seq, seq, rc, rc, rc].forEach((s, k) => {
+    const f = k % 3;
+    let protein = '';
+    for (let i = f; i < s.length - 2; i += 3) protein += CODON_TABLE[s.slice(i, i + 3)] ?? '';
+    if (protein.includes('*') || protein === '') return;
+    out.push([`${seqid}${k < 3 ? 'F' : 'R'}${f + 1}`, s.slice(f, f + 1 + 3 * protein.length), protein]);
+  });
+  return out;
+}
+
+/** split_fasta_chunk restated: the steps list and zip() as the original builds them. */
+function referenceChunks(seq: string, size: number): [number, string][] {
+  const n = seq.length;
+  const k = Math.ceil(n / size);
+  const rep = k * size - n;
+  const lo = Math.trunc(rep / k);
+  const need = rep - lo * (k - 1);
+  const steps = [...Array(need).fill(lo + 1), ...Array(Math.max(0, k - 1 - need)).fill(lo), 0];
+  const out: [number, string][] = [];
+  let move = 0;
+  const py = (i: number) => (i < 0 ? Math.max(0, i + n) : Math.min(i, n));
+  for (let j = 0; j * size < n && j < steps.length; j++) {
+    const a = j * size;
+    const from = a > 1 ? a - move : a;
+    out.push([j + 1, seq.slice(py(from), Math.max(py(from), py(from + size)))]);
+    move += steps[j];
+  }
+  return out;
+}
+
+function randomSequence(rand: () => number, length: number, alphabet: string): string {
+  let s = '';
+  for (let i = 0; i < length; i++) s += alphabet[Math.floor(rand() * alphabet.length)];
+  return s;
+}
+
+function prng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+test('random sequences: frames equal the restated original (stops, N/IUPAC/lowercase codons dropped, slices)', () => {
+  const rand = prng(12345);
+  // Few stops in a skewed alphabet, so stop-free frames (the translate path) are common too.
+  for (const alphabet of ['ACGT', 'ACGTNacgtRY-', 'CCGGGAAC', 'ccggaacNN']) {
+    for (let k = 0; k < 400; k++) {
+      const seq = randomSequence(rand, Math.floor(rand() * 60), alphabet);
+      assert.deepEqual(
+        identifyFrames('s', seq).map((f) => [f.id, f.nucleotide, f.protein]),
+        referenceIdentify('s', seq),
+        seq,
+      );
+    }
+  }
+});
+
+test('random records: chunks and frames of translateRecord equal the restated original', () => {
+  const rand = prng(777);
+  for (const alphabet of ['ACGTN', 'CCGGGAACacgN']) {
+    for (let k = 0; k < 60; k++) {
+      const seq = randomSequence(rand, 1 + Math.floor(rand() * 1500), alphabet);
+      for (const size of [7, 300, 500]) {
+        const chunks = referenceChunks(seq, size);
+        const got = translateRecord('r', seq, size);
+        assert.deepEqual(
+          got.chunks.map((c) => [c.id, c.sequence]),
+          chunks.map(([i, s]) => [`r_chunk_${i}`, s]),
+        );
+        assert.deepEqual(
+          got.frames.map((f) => [f.id, f.nucleotide, f.protein]),
+          chunks.flatMap(([i, s]) => referenceIdentify(`r_chunk_${i}`, s.toUpperCase())),
+        );
+      }
+    }
+  }
 });
