@@ -4,8 +4,9 @@ Same operations as units.split_fasta_chunk + make_predictdata's identify loop:
 Biopython SeqIO parse/write, a Python dict codon table, str slicing. Usage:
 python3 translate_reference.py INPUT.fa EXPECTED_LENGTH OUTDIR
 
-Prints one JSON line to stdout: {"seconds": ...}, the time from after the
-imports (interpreter and Biopython start-up excluded) to the last byte written.
+Prints one JSON line to stdout: {"seconds": ..., "cpu_seconds": ...}, the wall
+and CPU time of this process from after the imports (interpreter and
+Biopython start-up excluded) to the last byte written.
 """
 import json
 import sys
@@ -52,6 +53,7 @@ def frames(seq):
 def main():
     inp, size, outdir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     t0 = time.perf_counter()
+    c0 = time.process_time()
     chunked = f'{outdir}/ref_chunked{size}.fa'
     chunk_file(inp, chunked, size)
     with open(f'{outdir}/ref_identified_nucleotide.fa', 'w') as dna, open(f'{outdir}/ref_identified_protein.faa', 'w') as pro:
@@ -60,7 +62,7 @@ def main():
             for suffix, nt, aa in frames(seq):
                 dna.write(f'>{rec.id}{suffix}\n{nt}\n')
                 pro.write(f'>{rec.id}{suffix}\n{aa}\n')
-    print(json.dumps({'seconds': time.perf_counter() - t0}))
+    print(json.dumps({'seconds': time.perf_counter() - t0, 'cpu_seconds': time.process_time() - c0}))
 
 
 main()

@@ -97,9 +97,43 @@ export function reverseComplementBytes(seq: Uint8Array, out: Uint8Array): Uint8A
 let nucleotideScratch = new Uint8Array(6 * 1024);
 let proteinScratch = new Uint8Array(6 * 342);
 
-/** 1 where AMINO / AMINO_RC is a stop codon. */
-const STOP = AMINO.map((aa) => (aa === STAR ? 1 : 0));
-const STOP_RC = AMINO_RC.map((aa) => (aa === STAR ? 1 : 0));
+/**
+ * Stop-codon lookup on raw bytes, for the scan below: `pairs[x | y << 8]` has
+ * bit `code(z)` set when the codon x y z (read on the forward strand) is a stop
+ * in the frame direction the table is for, and `third[z]` is `1 << code(z)`
+ * (0 for a non-ACGT byte). Two loads and an AND per codon, no arithmetic on
+ * base codes. Derived from AMINO / AMINO_RC and a base table, so the
+ * lowercase rule follows the base table.
+ */
+interface StopTables {
+  forward: Uint8Array;
+  reverse: Uint8Array;
+  third: Uint8Array;
+}
+
+function stopTables(base: Uint8Array): StopTables {
+  const forward = new Uint8Array(1 << 16);
+  const reverse = new Uint8Array(1 << 16);
+  const third = new Uint8Array(256);
+  for (let z = 0; z < 256; z++) if (base[z] < 4) third[z] = 1 << base[z];
+  for (let x = 0; x < 256; x++) {
+    const bx = base[x];
+    if (bx > 3) continue;
+    for (let y = 0; y < 256; y++) {
+      const by = base[y];
+      if (by > 3) continue;
+      for (let bz = 0; bz < 4; bz++) {
+        // Forward frames read x y z; reverse frames read the complement of z y x, which AMINO_RC indexes as z y x.
+        if (AMINO[bx * 25 + by * 5 + bz] === STAR) forward[x | (y << 8)] |= 1 << bz;
+        if (AMINO_RC[bz * 25 + by * 5 + bx] === STAR) reverse[x | (y << 8)] |= 1 << bz;
+      }
+    }
+  }
+  return { forward, reverse, third };
+}
+
+const STOPS = stopTables(BASE);
+const STOPS_ANY_CASE = stopTables(BASE_ANY_CASE);
 
 /**
  * Bit f (F1, F2, F3, R1, R2, R3) set when that frame of `seq` has no stop
@@ -108,16 +142,17 @@ const STOP_RC = AMINO_RC.map((aa) => (aa === STAR ? 1 : 0));
  * translating it, and most frames are rejected. Whether a frame has a stop
  * does not depend on the dropped (non-ACGT) codons, which only shorten the protein.
  */
-function stopFreeFrames(seq: Uint8Array, base: Uint8Array): number {
+function stopFreeFrames(seq: Uint8Array, stops: StopTables): number {
   const n = seq.length;
+  const { forward: fwd, reverse: rev, third } = stops;
   let mask = 0;
   forward: for (let f = 0; f < 3; f++) {
-    for (let i = f; i < n - 2; i += 3) if (STOP[base[seq[i]] * 25 + base[seq[i + 1]] * 5 + base[seq[i + 2]]] !== 0) continue forward;
+    for (let i = f; i < n - 2; i += 3) if ((fwd[seq[i] | (seq[i + 1] << 8)] & third[seq[i + 2]]) !== 0) continue forward;
     mask |= 1 << f;
   }
   reverse: for (let f = 0; f < 3; f++) {
-    // Reverse-complement frame f reads rc[f + 3m ...], i.e. seq[n-1-f-3m] down to seq[n-3-f-3m].
-    for (let j = n - 1 - f; j >= 2; j -= 3) if (STOP_RC[base[seq[j]] * 25 + base[seq[j - 1]] * 5 + base[seq[j - 2]]] !== 0) continue reverse;
+    // Reverse-complement frame f reads rc[f + 3m ...], i.e. the forward bytes seq[n-3-f-3m .. n-1-f-3m].
+    for (let j = n - 1 - f; j >= 2; j -= 3) if ((rev[seq[j - 2] | (seq[j - 1] << 8)] & third[seq[j]]) !== 0) continue reverse;
     mask |= 8 << f;
   }
   return mask;
@@ -157,7 +192,7 @@ export function identifyFrameBytes(seq: Uint8Array, options: { upperCase?: boole
   const kept: FrameBytes[] = [];
   const upper = options.upperCase ?? false;
   const base = upper ? BASE_ANY_CASE : BASE;
-  const mask = seq.length < 3 ? 0 : stopFreeFrames(seq, base);
+  const mask = seq.length < 3 ? 0 : stopFreeFrames(seq, upper ? STOPS_ANY_CASE : STOPS);
   if (mask === 0) return kept;
   const maxProtein = Math.floor(seq.length / 3) + 1;
   if (proteinScratch.length < 6 * maxProtein) proteinScratch = new Uint8Array(12 * maxProtein);
