@@ -297,6 +297,15 @@ export class FastaParser {
     let lines = 0;
     let lineStart = -1;
     for (;;) {
+      while (i + 8 <= n) {
+        const w0 = words.getUint32(i, true);
+        const w1 = words.getUint32(i + 4, true);
+        if ((pairs[w0 & 0xffff] & pairs[w0 >>> 16] & pairs[w1 & 0xffff] & pairs[w1 >>> 16]) === 0) break;
+        seqWords.setUint32(len, w0, true);
+        seqWords.setUint32(len + 4, w1, true);
+        len += 8;
+        i += 8;
+      }
       while (i + 4 <= n) {
         const w = words.getUint32(i, true);
         if ((pairs[w & 0xffff] & pairs[w >>> 16]) === 0) break;

@@ -146,13 +146,22 @@ function stopFreeFrames(seq: Uint8Array, stops: StopTables): number {
   const n = seq.length;
   const { forward: fwd, reverse: rev, third } = stops;
   let mask = 0;
+  // Two codons per step (one branch for both), then the odd one out.
   forward: for (let f = 0; f < 3; f++) {
-    for (let i = f; i < n - 2; i += 3) if ((fwd[seq[i] | (seq[i + 1] << 8)] & third[seq[i + 2]]) !== 0) continue forward;
+    let i = f;
+    for (; i < n - 5; i += 6) {
+      if (((fwd[seq[i] | (seq[i + 1] << 8)] & third[seq[i + 2]]) | (fwd[seq[i + 3] | (seq[i + 4] << 8)] & third[seq[i + 5]])) !== 0) continue forward;
+    }
+    if (i < n - 2 && (fwd[seq[i] | (seq[i + 1] << 8)] & third[seq[i + 2]]) !== 0) continue;
     mask |= 1 << f;
   }
   reverse: for (let f = 0; f < 3; f++) {
     // Reverse-complement frame f reads rc[f + 3m ...], i.e. the forward bytes seq[n-3-f-3m .. n-1-f-3m].
-    for (let j = n - 1 - f; j >= 2; j -= 3) if ((rev[seq[j - 2] | (seq[j - 1] << 8)] & third[seq[j]]) !== 0) continue reverse;
+    let j = n - 1 - f;
+    for (; j >= 5; j -= 6) {
+      if (((rev[seq[j - 2] | (seq[j - 1] << 8)] & third[seq[j]]) | (rev[seq[j - 5] | (seq[j - 4] << 8)] & third[seq[j - 3]])) !== 0) continue reverse;
+    }
+    if (j >= 2 && (rev[seq[j - 2] | (seq[j - 1] << 8)] & third[seq[j]]) !== 0) continue;
     mask |= 8 << f;
   }
   return mask;
