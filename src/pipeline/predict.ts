@@ -286,6 +286,14 @@ async function computeShards(
       progress?.update(framesDone, `${shard.id}`);
       await holdPoint('compute');
     });
+  } catch (e) {
+    if (e instanceof VirnucproError && (e.exitCode === ExitCode.sigint || e.exitCode === ExitCode.sigterm)) {
+      throw new VirnucproError(`${e.message}; ${framesDone} frames of this session are saved`, {
+        exitCode: e.exitCode,
+        hint: `continue with the same command plus --resume (output directory ${outDir})`,
+      });
+    }
+    throw e;
   } finally {
     progress?.stop();
     monitoring.stop();
