@@ -89,6 +89,8 @@ for (let i = 0; i < 256; i++) COMPLEMENT[i] = i;
 for (const [a, b] of [['A', 'T'], ['C', 'G'], ['G', 'C'], ['T', 'A'], ['a', 't'], ['c', 'g'], ['g', 'c'], ['t', 'a']]) {
   COMPLEMENT[a.charCodeAt(0)] = b.charCodeAt(0);
 }
+/** Complement then upper-case, in one lookup (reverse frames of an upper-cased chunk). */
+const COMPLEMENT_UPPER = COMPLEMENT.map((b) => UPPER[b]);
 
 /** Reverse complement into `out` (same length as `seq`). */
 export function reverseComplementBytes(seq: Uint8Array, out: Uint8Array): Uint8Array {
@@ -231,16 +233,35 @@ function frameNucleotides(seq: Uint8Array, f: number, len: number, upper: boolea
   if (nucleotideScratch.length < 6 * (n + 1)) nucleotideScratch = new Uint8Array(12 * (n + 1));
   const end = Math.min(n, offset + 1 + 3 * len);
   const nt = nucleotideScratch.subarray(f * (n + 1), f * (n + 1) + end - offset);
-  if (f < 3) {
-    if (upper) for (let i = offset; i < end; i++) nt[i - offset] = UPPER[seq[i]];
-    else nt.set(seq.subarray(offset, end));
+  if (f >= 3) {
+    const table = upper ? COMPLEMENT_UPPER : COMPLEMENT;
+    for (let i = offset; i < end; i++) nt[i - offset] = table[seq[n - 1 - i]];
+  } else if (upper) {
+    upperCaseInto(seq.subarray(offset, end), nt);
   } else {
-    for (let i = offset; i < end; i++) {
-      const b = COMPLEMENT[seq[n - 1 - i]];
-      nt[i - offset] = upper ? UPPER[b] : b;
-    }
+    nt.set(seq.subarray(offset, end));
   }
   return nt;
+}
+
+/**
+ * ASCII upper-casing of `from` into `to`, four bytes per step: in each byte of
+ * a 32-bit word, bit 7 of `(b & 0x7f) + 0x1f` says b >= 'a' and of
+ * `(b & 0x7f) + 0x05` says b > 'z' (no carry crosses a byte); bytes >= 0x80 are
+ * left alone, as UPPER leaves them.
+ */
+function upperCaseInto(from: Uint8Array, to: Uint8Array): void {
+  const n = from.length;
+  const src = new DataView(from.buffer, from.byteOffset, n);
+  const dst = new DataView(to.buffer, to.byteOffset, n);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const w = src.getUint32(i, true);
+    const low7 = w & 0x7f7f7f7f;
+    const lower = (low7 + 0x1f1f1f1f) & ~(low7 + 0x05050505) & ~w & 0x80808080;
+    dst.setUint32(i, (w ^ (lower >>> 2)) >>> 0, true);
+  }
+  for (; i < n; i++) to[i] = UPPER[from[i]];
 }
 
 const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
