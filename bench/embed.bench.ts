@@ -11,7 +11,7 @@
  * - a PyTorch eager baseline of the same shapes and batches when a Python with torch is found
  *   (BENCH_PYTHON, else python3, else Debian's /usr/bin/python3 with python3-torch).
  *
- * Each model is timed over BENCH_PASSES (default 2) whole passes after a warm-up, and the
+ * Each model is timed over BENCH_PASSES (default 3) whole passes after a warm-up, and the
  * fastest pass counts: the development machine is shared, and the best pass is the one least
  * disturbed by other jobs. Same for PyTorch.
  * Prints a Markdown table (recorded in docs/benchmarks.md).
@@ -32,7 +32,7 @@ import { DNABERT_SHAPE, ESM_SHAPES, dnabertModel, esmModel, rand, randomTensor, 
 
 const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
 const batchTokens = Number(process.env.BENCH_BATCH_TOKENS ?? 4096);
-const passes = Number(process.env.BENCH_PASSES ?? 2);
+const passes = Number(process.env.BENCH_PASSES ?? 3);
 const work = mkdtempSync(join(tmpdir(), 'virnucpro-bench-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
