@@ -1,18 +1,19 @@
 /**
  * Neural-network building blocks shared by the model graph builders
  * (src/models/esm2.ts, dnabert.ts, classifier.ts): importing a named weight
- * from a TensorMap, Linear, LayerNorm (plain and fused with the residual add),
- * erf-GELU, softmax, multi-head attention. Each block is written once so the
+ * from a TensorMap, Linear, LayerNorm (alone and after the residual add),
+ * erf-GELU, multi-head attention. Each block is written once so the
  * three models compute them identically.
  *
  * Speed on CPU: matrix products are Gemm on 2-D activations [B*T, E] with the
- * weight kept [out, in] (transB; ONNX Runtime pre-packs constant weights), and
- * everything between them uses ONNX Runtime's fused com.microsoft kernels:
- * SkipLayerNormalization (residual add + LayerNorm in one pass),
- * RotaryEmbedding, and MultiHeadAttention (scores, bias, softmax and the
- * weighted sum per head without materialising transposed copies). The erf GELU
- * is written as plain ops, which ONNX Runtime's optimizer turns into its exact
- * Gelu kernel (never a tanh approximation).
+ * weight kept [out, in] (transB; ONNX Runtime pre-packs constant weights).
+ * Attention and rotary use ONNX Runtime's fused com.microsoft kernels
+ * (MultiHeadAttention: scores, bias, softmax and the weighted sum per head
+ * without transposed copies; RotaryEmbedding). The residual add stays a plain
+ * Add before LayerNormalization: SkipLayerNormalization measured slower on ORT
+ * 1.30 CPU (docs/benchmarks.md, "embeddings"). The erf GELU is written as plain
+ * ops, which ONNX Runtime's optimizer turns into its exact Gelu kernel (never a
+ * tanh approximation).
  *
  * Precision: `compute` is the dtype weights are stored in and matrix products
  * run in. With float16, LayerNorm, the residual stream and attention (scores,
@@ -125,12 +126,6 @@ export class LayerBuilder {
     const g = this.g;
     const e = g.node('Erf', [g.node('Div', [x, this.scalar(Math.SQRT2)])]);
     return g.node('Mul', [g.node('Mul', [x, this.scalar(0.5)]), g.node('Add', [e, this.scalar(1)])]);
-  }
-
-  /** Softmax over the last axis, in float32; returns the compute dtype. */
-  softmax(x: string): string {
-    if (this.compute === 'float32') return this.g.node('Softmax', [x], { axis: -1 });
-    return this.cast(this.g.node('Softmax', [this.cast(x, 'float32')], { axis: -1 }), this.compute);
   }
 }
 
