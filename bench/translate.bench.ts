@@ -29,10 +29,20 @@ const targetMb = Number(process.env.BENCH_TRANSLATE_MB ?? 110);
 const runs = Number(process.env.BENCH_TRANSLATE_RUNS ?? 5);
 const pyRuns = Number(process.env.BENCH_TRANSLATE_PY_RUNS ?? 2);
 const pyMb = process.env.BENCH_TRANSLATE_PY_MB ? Number(process.env.BENCH_TRANSLATE_PY_MB) : Infinity;
+const kind = process.env.BENCH_TRANSLATE_KIND ?? 'random';
+if (kind !== 'random' && kind !== 'coding') throw new Error(`BENCH_TRANSLATE_KIND must be random or coding, got ${kind}`);
+const SENSE_CODONS = ['A', 'C', 'G', 'T']
+  .flatMap((a) => ['A', 'C', 'G', 'T'].flatMap((b) => ['A', 'C', 'G', 'T'].map((c) => a + b + c)))
+  .filter((codon) => !['TAA', 'TAG', 'TGA'].includes(codon));
 const work = mkdtempSync(join(tmpdir(), 'virnucpro-bench-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
-/** Deterministic reads: lengths 150..3000 nt, 60-column lines, ~1% N, some lowercase records. */
+/**
+ * Deterministic reads: lengths 150..3000 nt, 60-column lines, ~1% N, some lowercase records. With
+ * BENCH_TRANSLATE_KIND=coding every read is instead an open reading frame (random sense codons, no stop) in
+ * frame F1, so each chunk keeps at least one frame, as on real coding sequence; on random sequence almost
+ * every frame meets a stop within a few dozen codons.
+ */
 function generateFasta(path: string, bytes: number): number {
   let state = 0x9e3779b9;
   const rand = () => {
@@ -56,9 +66,16 @@ function generateFasta(path: string, bytes: number): number {
     const len = 150 + Math.floor(rand() * 2850);
     const lower = rand() < 0.1;
     used += block.write(`>read_${records} generated length=${len}\n`, used, 'latin1');
+    let codon = '';
     for (let i = 0; i < len; i++) {
-      const r = rand();
-      const c = r < 0.01 ? 'N' : 'ACGT'[Math.floor(r * 4)];
+      let c: string;
+      if (kind === 'coding') {
+        if (i % 3 === 0) codon = SENSE_CODONS[Math.floor(rand() * SENSE_CODONS.length)];
+        c = codon[i % 3];
+      } else {
+        const r = rand();
+        c = r < 0.01 ? 'N' : 'ACGT'[Math.floor(r * 4)];
+      }
       block[used++] = (lower ? c.toLowerCase() : c).charCodeAt(0);
       if ((i + 1) % 60 === 0 || i === len - 1) block[used++] = 0x0a;
     }
@@ -114,7 +131,7 @@ const best = (xs: number[]) => Math.min(...xs);
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const stemOf = (path: string) => path.replace(/^.*\//, '').replace(/\.fa$/, '');
 
-console.log(`load average before (1, 5, 15 min): ${load()}; ${tmpdir()} for files`);
+console.log(`load average before (1, 5, 15 min): ${load()}; ${tmpdir()} for files; ${kind} reads`);
 const big = join(work, 'bench.fa');
 const records = generateFasta(big, targetMb * MB);
 const size = statSync(big).size;
