@@ -257,3 +257,20 @@ test('records stay valid after later blocks are parsed (they are views into aren
   assert.equal(got.length, 3000);
   for (const r of got) assert.equal(r.sequence, 'ACGT'.repeat(600), r.id);
 });
+
+test('errors after many fast-path lines still name the right line and column (LF and CRLF, any block size)', () => {
+  for (const eol of ['\n', '\r\n']) {
+    const text = Buffer.from(`>r desc${eol}${`${'ACGT'.repeat(15)}${eol}`.repeat(500)}ACGTACGTAXCG${eol}`);
+    for (const blockSize of [text.length, 7, 64, 1000]) {
+      const p = new FastaParser('f.fa');
+      assert.throws(
+        () => {
+          for (let i = 0; i < text.length; i += blockSize) p.push(text.subarray(i, i + blockSize));
+          p.end();
+        },
+        (e: unknown) => e instanceof InputError && /^f\.fa:502: record 'r': invalid character 'X' at column 10$/.test(e.message),
+        `eol ${JSON.stringify(eol)}, block size ${blockSize}`,
+      );
+    }
+  }
+});
