@@ -14,11 +14,10 @@
  * checks the format version and every file's size (and the checksum of the
  * small files; all checksums with `verify: 'full'`).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { sha256File } from '../util/hash.js';
 import { InputError } from '../util/errors.js';
 import { TOOL_VERSION } from '../util/version.js';
 import type { GraphBuilder } from '../formats/onnx/graph.js';
@@ -220,11 +219,6 @@ async function fileRecord(path: string, checksum: boolean): Promise<FileRecord> 
   return checksum ? { bytes, sha256: await sha256File(path) } : { bytes };
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 22 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 async function exists(p: string): Promise<boolean> {
   try {

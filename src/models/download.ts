@@ -407,12 +407,6 @@ async function hashFilePrefix(path: string, length: number, hashes: (Hash | unde
   }
 }
 
-/** sha256 of a whole file, streamed. */
-export async function sha256OfFile(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 /** Git blob id of a file (sha1 of `blob <size>\0` + content), streamed. */
 export async function gitBlobSha1OfFile(path: string, size?: number): Promise<string> {

@@ -19,7 +19,8 @@ import {
   type HfCachedFile,
   type ModelRecord,
 } from './cache.js';
-import { DownloadError, downloadFile, gitBlobSha1OfFile, sha256OfFile, type DownloadObserver, type RetryPolicy } from './download.js';
+import { sha256File } from '../util/hash.js';
+import { DownloadError, downloadFile, gitBlobSha1OfFile, type DownloadObserver, type RetryPolicy } from './download.js';
 import { KNOWN_MODELS, fileUrl, type KnownModel, type ModelFileSpec, type ModelId, type SourceUrls } from './registry.js';
 
 export interface FetchOptions {
@@ -159,7 +160,7 @@ async function checkAgainstRecord(path: string, rec: FileRecord): Promise<string
   const size = (await stat(path)).size;
   if (size !== rec.size) return `size ${size} differs from the recorded ${rec.size}`;
   if (rec.sha256) {
-    const got = await sha256OfFile(path);
+    const got = await sha256File(path);
     return got === rec.sha256 ? undefined : `sha256 ${got} differs from the recorded ${rec.sha256}`;
   }
   if (rec.gitSha1) {
@@ -186,7 +187,7 @@ async function linkFromHfCache(dir: string, name: string, hf: HfCachedFile, reco
   if (hf.blobEtag?.length === 64) rec.sha256 = hf.blobEtag;
   else if (hf.blobEtag?.length === 40) rec.gitSha1 = hf.blobEtag;
   if (!rec.sha256 && hf.size < HASH_REUSED_FILES_BELOW) {
-    rec.sha256 = await sha256OfFile(hf.path);
+    rec.sha256 = await sha256File(hf.path);
     if (rec.gitSha1) {
       rec.checksum = (await gitBlobSha1OfFile(hf.path, hf.size)) === rec.gitSha1 ? 'verified' : 'computed';
     } else {

@@ -9,7 +9,6 @@
  * order without sorting. A record's frames may span two shards.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFasta } from '../io/fasta.js';
 import { FastaWriter } from '../io/fasta-writer.js';
 import { processRecordBytes } from '../seq/record.js';
@@ -173,11 +172,4 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
     progress?.stop();
   }
   return { shards, counts };
-}
-
-/** sha256 of a file's bytes as stored (compressed inputs are hashed compressed). */
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 22 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

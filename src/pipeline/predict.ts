@@ -32,7 +32,8 @@ import { TOOL_VERSION } from '../util/version.js';
 import { holdPoint } from '../util/test-hold.js';
 import { OUTPUT_FILES, writeOutputs, type FinalizeCounts } from './finalize.js';
 import { resolveModels, type ModelChoice, type ResolvedModels } from './models.js';
-import { estimateDnaTokens, planShards, sha256OfFile } from './plan.js';
+import { estimateDnaTokens, planShards } from './plan.js';
+import { sha256File } from '../util/hash.js';
 import { readShardResult, shardInputName, shardResultName, writeShardResult } from './shard-files.js';
 import { CALIBRATION_PROBE, type ShardPayload, type ShardWorkerInit, type ShardWorkerResult } from './shard-worker.js';
 import { assertResumable, outputDirExists, PLAN_FORMAT_VERSION, WorkDir, type RunFingerprint, type RunPlan } from './workdir.js';
@@ -135,7 +136,7 @@ export async function runPredict(o: PredictOptions): Promise<PredictResult> {
   const models = await stage('models', () => resolveModels({ ...o.models, log: o.verbose ? log : undefined }));
   const batchTokens = o.batchTokens ?? DEFAULT_BATCH_TOKENS;
   const shardTokens = o.shardTokens ?? DEFAULT_SHARD_TOKENS;
-  const inputSha256 = await stage('hash', () => sha256OfFile(o.input));
+  const inputSha256 = await stage('hash', () => sha256File(o.input));
   const fingerprint: RunFingerprint = {
     planFormat: PLAN_FORMAT_VERSION,
     inputSha256,
