@@ -12,6 +12,7 @@ import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promi
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { ResourceError } from '../util/errors.js';
+import { syncDir } from '../util/atomic.js';
 
 /** Checksums a downloaded file must match (any that are given). */
 export interface ExpectedChecksum {
@@ -414,19 +415,6 @@ export async function gitBlobSha1OfFile(path: string, size?: number): Promise<st
   const h = createHash('sha1').update(`blob ${n}\0`);
   await hashFilePrefix(path, n, [h]);
   return h.digest('hex');
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename itself is still atomic.
-  }
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

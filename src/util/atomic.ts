@@ -14,7 +14,7 @@ export function tempNameFor(path: string): string {
 }
 
 /** fsyncs a directory so a rename inside it survives a crash. Best effort on platforms that refuse. */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   try {
     const fh = await open(dir, 'r');
     try {
