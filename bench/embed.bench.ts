@@ -4,13 +4,15 @@
  * - fp32 GEMM rate: one large MatMul in ONNX Runtime with the same session options and thread
  *   count as the models (the ceiling the encoders can approach), best of 20 runs, measured
  *   before and after the models (the higher is used);
- * - ESM-2-shaped encoders (8M, 35M, 150M shapes, random weights) and the real DNABERT-S shape,
+ * - ESM-2-shaped encoders (8M, 35M, 150M shapes, and 3 layers of the 3B shape VirNucPro uses;
+ *   random weights) and the real DNABERT-S shape,
  *   through the same embedders `virnucpro embed` uses, on a VirNucPro-like length mix
  *   (proteins 30-167 aa; DNA 500 nt ~ 110 tokens), reporting tokens/s, GFLOP/s, % of GEMM,
  *   and the padding waste of the batch plan;
  * - a PyTorch eager baseline of the same shapes and batches when a Python with torch is found
  *   (BENCH_PYTHON, else python3, else Debian's /usr/bin/python3 with python3-torch).
  *
+ * BENCH_ONLY=TEXT runs only the rows whose name contains TEXT.
  * Each model is timed over BENCH_PASSES (default 3) whole passes after a warm-up, and the
  * fastest pass counts: the development machine is shared, and the best pass is the one least
  * disturbed by other jobs. Same for PyTorch.
@@ -28,11 +30,14 @@ import { paddingWaste, planBatches } from '../src/runtime/batching.js';
 import { loadDnaTokenizer } from '../src/models/tokenizers/dnabert.js';
 import { DnabertEmbedder, Esm2Embedder } from '../src/runtime/embedders.js';
 import { openSession } from '../src/runtime/session.js';
-import { DNABERT_SHAPE, ESM_SHAPES, dnabertModel, esmModel, rand, randomTensor, type Shape } from './random-encoders.js';
+import { DNABERT_SHAPE, ESM_SHAPES, dnabertModel, esmModel, rand, randomTensor, reseed, type Shape } from './random-encoders.js';
 
 const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
 const batchTokens = Number(process.env.BENCH_BATCH_TOKENS ?? 4096);
 const passes = Number(process.env.BENCH_PASSES ?? 3);
+/** BENCH_ONLY=TEXT: only the rows whose name contains TEXT (e.g. '3B', 'DNABERT'). */
+const only = process.env.BENCH_ONLY;
+const wanted = (s: Shape): boolean => !only || s.name.includes(only);
 const work = mkdtempSync(join(tmpdir(), 'virnucpro-bench-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
@@ -158,15 +163,18 @@ async function main(): Promise<void> {
   const rows: Array<[Row, number | null]> = [];
   const report = (r: Row, torch: number | null) => rows.push([r, torch]);
   const budgetTokens = Number(process.env.BENCH_TOKENS ?? 16384);
-  for (const s of ESM_SHAPES) {
-    const lengths = lengthMix(Math.max(16, Math.round(budgetTokens / 130 / (s.layers * s.dim * s.dim > 1e7 ? 2 : 1))), 32, 169);
+  for (const [k, s] of ESM_SHAPES.entries()) {
+    reseed(1000 + k);
+    const lengths = lengthMix(s.sequences ?? Math.max(16, Math.round(budgetTokens / 130 / (s.layers * s.dim * s.dim > 1e7 ? 2 : 1))), 32, 169);
     const ids = lengths.map((n) => Int32Array.from({ length: n }, (_, j) => (j === 0 ? 0 : j === n - 1 ? 2 : 4 + Math.floor(rand() * 20))));
+    if (!wanted(s)) continue;
     const emb = await Esm2Embedder.create(esmModel(s), { threads, batchTokens });
     report(await timeEmbedder(s.name, (x) => emb.embedTokens(x), ids, s, false), torchBaseline(s, false, lengths));
     await emb.close();
   }
-  {
+  if (wanted(DNABERT_SHAPE)) {
     const s = DNABERT_SHAPE;
+    reseed(2000);
     const lengths = lengthMix(Math.round(budgetTokens / 110), 95, 125);
     const ids = lengths.map((n) => Int32Array.from({ length: n }, (_, j) => (j === 0 ? 1 : j === n - 1 ? 2 : 5 + Math.floor(rand() * 4000))));
     const dir = mkdtempSync(join(work, 'tok-'));
@@ -192,7 +200,7 @@ async function main(): Promise<void> {
       `| ${r.name} | ${r.tokens} | ${r.seconds.toFixed(2)} | ${(r.tokens / r.seconds).toFixed(0)} | ${r.gflops.toFixed(1)} | ${((100 * r.gflops) / gemm).toFixed(0)}% | ${(100 * r.waste).toFixed(1)}% | ${torchCell} | ${speedup} |`,
     );
   }
-  console.log(`\n${tokenizerShare}`);
+  if (tokenizerShare) console.log(`\n${tokenizerShare}`);
 }
 
 await main();

@@ -7,6 +7,10 @@ import { memoryTensor, type TensorMap } from '../src/formats/tensor.js';
 import type { DnabertConfig, Esm2Config, LoadedModel } from '../src/models/config.js';
 
 let seed = 12345;
+/** Restarts the generator (each benchmark row starts from its own seed, so rows do not depend on each other). */
+export function reseed(value: number): void {
+  seed = value;
+}
 export function rand(): number {
   seed = (seed * 1103515245 + 12345) % 2 ** 31;
   return seed / 2 ** 31;
@@ -26,11 +30,15 @@ export interface Shape {
   heads: number;
   ffn: number;
   vocab: number;
+  /** Proteins in the benchmark sample (default: about BENCH_TOKENS / 130, halved for wide models). */
+  sequences?: number;
 }
 export const ESM_SHAPES: Shape[] = [
   { name: 'ESM-2 8M shape', layers: 6, dim: 320, heads: 20, ffn: 1280, vocab: 33 },
   { name: 'ESM-2 35M shape', layers: 12, dim: 480, heads: 20, ffn: 1920, vocab: 33 },
   { name: 'ESM-2 150M shape', layers: 30, dim: 640, heads: 20, ffn: 2560, vocab: 33 },
+  // The model VirNucPro uses (esm2_t36_3B): its real layer shape, 3 of its 36 layers.
+  { name: 'ESM-2 3B shape, 3 of 36 layers', layers: 3, dim: 2560, heads: 40, ffn: 10240, vocab: 33, sequences: 32 },
 ];
 export const DNABERT_SHAPE: Shape = { name: 'DNABERT-S (real shape)', layers: 12, dim: 768, heads: 12, ffn: 3072, vocab: 4096 };
 
