@@ -72,8 +72,49 @@ function roundTrips(D: bigint, k: number, p: { m: bigint; e: number; lowerGapHal
   return lo > 0 || (lo === 0 && even);
 }
 
+/** True when the double `n` lies exactly halfway between two adjacent float32 values. */
+function isFloat32Halfway(n: number): boolean {
+  const f = Math.fround(n);
+  if (f === n) return false;
+  f32[0] = f;
+  u32[0] += n > f ? 1 : -1; // the float32 neighbour on n's side (n > 0 here)
+  return n === (f + f32[0]) / 2;
+}
+
+/**
+ * Fast path: the nearest p-digit decimal (`toPrecision`, correctly rounded) for
+ * p = 1, 2, ... until one reads back as the same float32. It is exact when the
+ * round-trip interval is symmetric (the mantissa is not a power of two) — then a
+ * p-digit decimal round-trips only if the nearest one does — and when neither
+ * an exact tie between two p-digit decimals nor a float32 halfway point can
+ * occur; otherwise it returns null and the exact BigInt path decides.
+ */
+function shortestDigitsFast(ax: number): { digits: string; exp10: number } | null {
+  f32[0] = ax;
+  const bits = u32[0];
+  const biased = (bits >>> 23) & 0xff;
+  if (biased <= 1 || (bits & 0x7fffff) === 0) return null; // subnormal, or an asymmetric interval
+  for (let p = 1; p <= 9; p++) {
+    const s = ax.toExponential(p - 1);
+    const n = Number(s);
+    if (isFloat32Halfway(n)) return null;
+    if (Math.fround(n) !== ax) continue;
+    // An exact tie at p digits means x has at most p+1 significant digits: numpy rounds ties to even, JS up.
+    if (p < 17 && Number(ax.toExponential(p)) === ax) return null;
+    const [mant, expStr] = s.split('e');
+    return { digits: mant.replace('.', '').replace(/0+$/, '') || '0', exp10: Number(expStr) };
+  }
+  return null;
+}
+
 /** Shortest round-trip digits of |x| (float32) and the decimal exponent of the first digit. */
 function shortestDigits(ax: number): { digits: string; exp10: number } {
+  const fast = shortestDigitsFast(ax);
+  if (fast) return fast;
+  return shortestDigitsExact(ax);
+}
+
+function shortestDigitsExact(ax: number): { digits: string; exp10: number } {
   const parts = float32Parts(ax);
   for (let p = 1; p <= 9; p++) {
     // The nearest p-digit decimal and its neighbours cover both the floor and the ceiling.
@@ -152,6 +193,10 @@ export class PredictionResultsWriter {
   }
   write(p: Prediction): void {
     this.out.write(`${formatPredictionRow(p)}\n`);
+  }
+  /** Writes a row whose scores the caller already formatted (formatNumpyFloat32), to format each score once. */
+  writeFormatted(p: Prediction, score1: string, score2: string): void {
+    this.out.write(`${p.id}\t${predictionLabel(p)}\t${score1}\t${score2}\n`);
   }
   commit(): void {
     this.out.commit();

@@ -137,14 +137,16 @@ export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> 
         const f = frames[i];
         const score1 = probs[i * classes];
         const score2 = probs[i * classes + 1];
-        predictions.write({ id: f.id, score1, score2 });
+        const text1 = formatNumpyFloat32(score1);
+        const text2 = formatNumpyFloat32(score2);
+        predictions.writeFormatted({ id: f.id, score1, score2 }, text1, text2);
         counts.rows++;
         const rec = await advanceTo(f.recordIndex);
         rec.scored++;
         if (score2 > rec.maxVirus) rec.maxVirus = score2;
         const key = modifiedId(f.id);
-        const s1 = Number(formatNumpyFloat32(score1));
-        const s2 = Number(formatNumpyFloat32(score2));
+        const s1 = Number(text1);
+        const s2 = Number(text2);
         if (group && group.key === key) {
           group.max1 = Math.max(group.max1, s1);
           group.max2 = Math.max(group.max2, s2);

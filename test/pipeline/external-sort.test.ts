@@ -35,3 +35,16 @@ test('small inputs never touch the disk', async () => {
   assert.deepEqual(await collect(sorter.sorted()), ['a_chunk_10', 'a_chunk_2', 'b']);
   assert.deepEqual(readdirSync(dir), []);
 });
+
+test('more runs than the fan-in limit are merged in passes, still stable and exact', async () => {
+  const dir = tempDir();
+  const items = Array.from({ length: 3000 }, (_, i) => ({ key: `k${(i * 7919) % 211}`, line: `v${i}` }));
+  const sorter = new ExternalSorter(dir, byCodeUnit, 7); // ~430 runs: several intermediate merges of 64
+  for (const it of items) await sorter.add(it.key, it.line);
+  const want = items
+    .map((it, i) => ({ ...it, i }))
+    .sort((a, b) => byCodeUnit(a.key, b.key) || a.i - b.i)
+    .map((it) => it.line);
+  assert.deepEqual(await collect(sorter.sorted()), want);
+  assert.deepEqual(readdirSync(dir), []);
+});
