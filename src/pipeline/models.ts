@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Precision } from '../formats/onnx/layers.js';
-import { openBundle, type BundleManifest, type OpenedBundle } from '../models/bundle.js';
+import { openBundle, type BundleModelEntry, type OpenedBundle } from '../models/bundle.js';
 import type { ClassifierConfig, DnabertConfig, Esm2Config } from '../models/config.js';
 import { loadClassifier, loadDnabert, loadEsm2 } from '../models/load.js';
 import { graphFor } from '../runtime/graph-cache.js';
@@ -99,7 +99,11 @@ export async function resolveModels(choice: ModelChoice): Promise<ResolvedModels
     dirs: { esm2: bundles.esm2.dir, dnabert: bundles.dnabert.dir, classifier: bundles.classifier.dir },
     configs,
     precision,
-    sha256: fingerprint([bundles.esm2.manifest, bundles.dnabert.manifest, bundles.classifier.manifest]),
+    sha256: fingerprint([
+      ['esm2', bundles.esm2, esmEntry],
+      ['dnabert-s', bundles.dnabert, dnaEntry],
+      ['classifier', bundles.classifier, clsEntry],
+    ]),
     sources: {
       esm2: { bundle: bundles.esm2.dir, sourceFormat: esmEntry.sourceFormat, sources: esmEntry.sources.map((s) => s.path) },
       'dnabert-s': { bundle: bundles.dnabert.dir, sourceFormat: dnaEntry.sourceFormat, sources: dnaEntry.sources.map((s) => s.path) },
@@ -108,14 +112,19 @@ export async function resolveModels(choice: ModelChoice): Promise<ResolvedModels
   };
 }
 
-/** Checksums of every graph, weight and tokenizer file run, independent of where the bundles live. */
-function fingerprint(manifests: BundleManifest[]): string {
-  const files = manifests.map((m) =>
-    Object.entries(m.files)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, rec]) => [name, rec.bytes, rec.sha256 ?? null]),
-  );
-  return createHash('sha256')
-    .update(JSON.stringify({ precision: manifests.map((m) => m.precision), files }))
-    .digest('hex');
+/**
+ * Checksums of every graph, weight and tokenizer file run, per model, independent of where the bundles live
+ * and of whether the three models share one bundle (a prepared bundle and the cached graphs of the same raw
+ * files give the same fingerprint, so either can resume the other's run).
+ */
+function fingerprint(models: Array<[string, OpenedBundle, BundleModelEntry]>): string {
+  const files = models.map(([kind, bundle, entry]) => [
+    kind,
+    bundle.manifest.precision,
+    ...[entry.graph, `${entry.graph}.data`, ...(entry.tokenizer ? [entry.tokenizer] : [])].map((f) => {
+      const rec = bundle.manifest.files[f];
+      return [f, rec?.bytes ?? null, rec?.sha256 ?? null];
+    }),
+  ]);
+  return createHash('sha256').update(JSON.stringify(files)).digest('hex');
 }
