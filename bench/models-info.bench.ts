@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeTorchStateDict } from '../src/formats/pytorch/writer.js';
-import type { LazyTensor, TensorMap } from '../src/formats/tensor.js';
+import { esm2FairEsmState } from './lib/generated-esm2.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -51,47 +51,7 @@ function measureInfo(path: string): Measure {
   return { ...(JSON.parse(line.slice(6)) as Omit<Measure, 'wallMs' | 'stdoutBytes'>), wallMs, stdoutBytes: r.stdout.length };
 }
 
-/** A tensor whose bytes are a cheap deterministic pattern (small fp16 values), made on demand. */
-function patternTensor(shape: number[], seed: number): LazyTensor {
-  return {
-    dtype: 'float16',
-    shape,
-    bytes: async () => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const out = new Uint16Array(n);
-      for (let i = 0; i < n; i++) out[i] = 0x2000 + ((i * 2654435761 + seed) >>> 20) % 0x0800;
-      return new Uint8Array(out.buffer);
-    },
-  };
-}
 
-/** fair-esm ESM-2 state_dict with the given sizes (names as in the real checkpoint). */
-function esm2State(layers: number, E: number, F: number, V: number): TensorMap {
-  const m: TensorMap = new Map();
-  let seed = 1;
-  const add = (name: string, shape: number[]): void => void m.set(`encoder.sentence_encoder.${name}`, patternTensor(shape, seed++));
-  add('embed_tokens.weight', [V, E]);
-  for (let i = 0; i < layers; i++) {
-    const p = `layers.${i}.`;
-    for (const proj of ['k_proj', 'v_proj', 'q_proj', 'out_proj']) {
-      add(`${p}self_attn.${proj}.weight`, [E, E]);
-      add(`${p}self_attn.${proj}.bias`, [E]);
-    }
-    add(`${p}self_attn.rot_emb.inv_freq`, [E / 40 / 2]);
-    add(`${p}self_attn_layer_norm.weight`, [E]);
-    add(`${p}self_attn_layer_norm.bias`, [E]);
-    add(`${p}fc1.weight`, [F, E]);
-    add(`${p}fc1.bias`, [F]);
-    add(`${p}fc2.weight`, [E, F]);
-    add(`${p}fc2.bias`, [E]);
-    add(`${p}final_layer_norm.weight`, [E]);
-    add(`${p}final_layer_norm.bias`, [E]);
-  }
-  add('emb_layer_norm_after.weight', [E]);
-  add('emb_layer_norm_after.bias', [E]);
-  m.set('encoder.lm_head.weight', m.get('encoder.sentence_encoder.embed_tokens.weight')!);
-  return m;
-}
 
 const fmtMs = (x: number): string => `${x.toFixed(0)} ms`;
 const fmtMiB = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;
@@ -125,7 +85,7 @@ const layers = Number(process.env.BENCH_ESM_LAYERS ?? 36);
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'virnucpro-bench-'));
 const ckpt = join(dir, `esm2_t${layers}_3B_UR50D.pt`);
 try {
-  const state = esm2State(layers, 2560, 10240, 33);
+  const state = esm2FairEsmState(layers, 2560, 10240, 33, 40, 'float16');
   const tw = performance.now();
   let lastLine = 0;
   await writeTorchStateDict(ckpt, state, {

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeTorchStateDict } from '../src/formats/pytorch/writer.js';
-import type { LazyTensor, TensorMap } from '../src/formats/tensor.js';
+import { esm2FairEsmState } from './lib/generated-esm2.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -65,47 +65,7 @@ function runPrepare(args: string[]): ChildReport {
   return report;
 }
 
-/** A float32 tensor of small deterministic values, made on demand (never cached). */
-function patternTensor(shape: number[], seed: number): LazyTensor {
-  return {
-    dtype: 'float32',
-    shape,
-    bytes: async () => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = ((((i * 2654435761 + seed) >>> 12) & 0xffff) - 0x8000) / 0x80000;
-      return new Uint8Array(out.buffer);
-    },
-  };
-}
 
-/** fair-esm ESM-2 state_dict (names as in the real checkpoint, lm_head sharing embed_tokens). */
-function esm2State(layers: number, E: number, F: number, V: number, heads: number): TensorMap {
-  const m: TensorMap = new Map();
-  let seed = 1;
-  const add = (name: string, shape: number[]): void => void m.set(`encoder.sentence_encoder.${name}`, patternTensor(shape, seed++));
-  add('embed_tokens.weight', [V, E]);
-  for (let i = 0; i < layers; i++) {
-    const p = `layers.${i}.`;
-    for (const proj of ['k_proj', 'v_proj', 'q_proj', 'out_proj']) {
-      add(`${p}self_attn.${proj}.weight`, [E, E]);
-      add(`${p}self_attn.${proj}.bias`, [E]);
-    }
-    add(`${p}self_attn.rot_emb.inv_freq`, [E / heads / 2]);
-    for (const ln of ['self_attn_layer_norm', 'final_layer_norm']) {
-      add(`${p}${ln}.weight`, [E]);
-      add(`${p}${ln}.bias`, [E]);
-    }
-    add(`${p}fc1.weight`, [F, E]);
-    add(`${p}fc1.bias`, [F]);
-    add(`${p}fc2.weight`, [E, F]);
-    add(`${p}fc2.bias`, [E]);
-  }
-  add('emb_layer_norm_after.weight', [E]);
-  add('emb_layer_norm_after.bias', [E]);
-  m.set('encoder.lm_head.weight', m.get('encoder.sentence_encoder.embed_tokens.weight')!);
-  return m;
-}
 
 const GB = 1e9;
 const fmtGB = (b: number): string => `${(b / GB).toFixed(2)} GB`;
@@ -119,7 +79,7 @@ const ckpt = join(work, `esm2_t${layers}_3B_UR50D.pt`);
 try {
   const t0 = performance.now();
   let lastLine = 0;
-  await writeTorchStateDict(ckpt, esm2State(layers, E, F, V, heads), {
+  await writeTorchStateDict(ckpt, esm2FairEsmState(layers, E, F, V, heads, 'float32'), {
     layout: { kind: 'fair-esm', args: { encoder_layers: layers, encoder_embed_dim: E, encoder_ffn_embed_dim: F, encoder_attention_heads: heads, token_dropout: true } },
     onProgress: (w, total) => {
       if (performance.now() - lastLine > 10000) {

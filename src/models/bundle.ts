@@ -27,6 +27,7 @@ import type { ClassifierConfig, DnabertConfig, Esm2Config, LoadedModel, ModelKin
 import { buildClassifierGraph } from './classifier.js';
 import { buildDnabertGraph } from './dnabert.js';
 import { buildEsm2Graph } from './esm2.js';
+import { pathExists } from '../util/fs.js';
 
 /**
  * Version of the graphs' contract (inputs, outputs, numerics). Bump it when a
@@ -86,7 +87,7 @@ export interface WriteBundleOptions {
 /** Builds and writes the graphs for `inputs` as a bundle at `outDir` (atomically). */
 export async function writeBundle(outDir: string, inputs: BundleInputs, options: WriteBundleOptions): Promise<BundleManifest> {
   const out = resolve(outDir);
-  if (!options.overwrite && (await exists(out))) {
+  if (!options.overwrite && (await pathExists(out))) {
     throw new InputError(`${out} already exists`, { hint: 'choose another --out directory, or remove it first' });
   }
   await mkdir(dirname(out), { recursive: true });
@@ -164,7 +165,7 @@ export interface OpenedBundle {
 
 /** True when `dir` looks like a bundle (has a manifest.json). */
 export async function isBundle(dir: string): Promise<boolean> {
-  return exists(join(dir, MANIFEST_NAME));
+  return pathExists(join(dir, MANIFEST_NAME));
 }
 
 /**
@@ -220,11 +221,3 @@ async function fileRecord(path: string, checksum: boolean): Promise<FileRecord> 
 }
 
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}

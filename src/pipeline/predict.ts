@@ -37,6 +37,7 @@ import { sha256File } from '../util/hash.js';
 import { readShardResult, shardInputName, shardResultName, writeShardResult } from './shard-files.js';
 import { CALIBRATION_PROBE, type ShardPayload, type ShardWorkerInit, type ShardWorkerResult } from './shard-worker.js';
 import { assertResumable, outputDirExists, PLAN_FORMAT_VERSION, WorkDir, type RunFingerprint, type RunPlan } from './workdir.js';
+import { pathExists } from '../util/fs.js';
 
 export const DEFAULT_BATCH_TOKENS = 4096;
 /** How ONNX Runtime, CUDA and V8 word an allocation failure. */
@@ -73,23 +74,15 @@ export interface PredictResult {
   runJson: Record<string, unknown>;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function prepareOutDir(outDir: string, o: PredictOptions, log: (l: string) => void): Promise<void> {
-  if (!(await exists(outDir))) return;
+  if (!(await pathExists(outDir))) return;
   const entries = await readdir(outDir).catch(() => {
     throw new InputError(`${outDir} exists and is not a directory`);
   });
   if (entries.length === 0) return;
   // A run that failed before finishing its plan (bad input, say) left nothing worth keeping.
-  if (entries.length === 1 && entries[0] === 'work' && !(await exists(join(outDir, 'work', 'plan.json')))) return;
+  if (entries.length === 1 && entries[0] === 'work' && !(await pathExists(join(outDir, 'work', 'plan.json')))) return;
   if (o.force) {
     log(`--force: removing the previous contents of ${outDir}`);
     await rm(outDir, { recursive: true, force: true });

@@ -12,7 +12,7 @@
  */
 import type { ShardHandler, WorkerDevice } from '../scheduler/protocol.js';
 import { Classifier, DnabertEmbedder, Esm2Embedder } from '../runtime/embedders.js';
-import { readShardInput } from './shard-files.js';
+import { readShardInput, type ShardResult } from './shard-files.js';
 import { failShardPoint } from '../util/test-hold.js';
 
 export interface ShardWorkerInit {
@@ -41,14 +41,8 @@ export interface ShardPayload {
   inputPath: string;
 }
 
-export interface ShardWorkerResult {
-  shard: number;
-  frames: number;
-  classes: number;
-  probabilities: Float32Array;
-  featureDim: number;
-  features?: Float32Array;
-}
+/** What a worker returns for a shard: exactly the result file's content (shard-files.ts). */
+export type ShardWorkerResult = ShardResult;
 
 /** The ONNX Runtime device string for a scheduler device. */
 export function runtimeDevice(device: WorkerDevice): string {
