@@ -67,7 +67,13 @@ export function mergeFeatures(dna: readonly Float32Array[], esm: readonly Float3
 }
 
 export async function createShardHandler(init: ShardWorkerInit, device: WorkerDevice): Promise<ShardHandler> {
-  const log = (line: string) => process.stderr.write(`[${device.id}] ${line}\n`);
+  // The three model sessions report the same device fallback: say it once.
+  const said = new Set<string>();
+  const log = (line: string) => {
+    if (said.has(line)) return;
+    said.add(line);
+    process.stderr.write(`[${device.id}] ${line}\n`);
+  };
   const opts = {
     device: runtimeDevice(device),
     threads: init.threads,
