@@ -173,11 +173,14 @@ export async function runPredict(o: PredictOptions): Promise<PredictResult> {
   let reused = 0;
   for (const s of plan.shards) {
     const check = await readShardResult(workDir.path(shardResultName(s.index)), { shard: s.index, frames: s.frames });
-    if (check.ok) {
+    // --save-embeddings on a resumed run needs the features, which a run without it did not keep.
+    const usable = check.ok && (!o.saveEmbeddings || check.result.featureDim > 0);
+    if (usable) {
       reused++;
       continue;
     }
-    if (o.resume && check.reason !== 'missing') log(`shard ${s.index}: previous result rejected (${check.reason}); recomputing`);
+    const reason = check.ok ? 'no saved features' : check.reason;
+    if (o.resume && reason !== 'missing') log(`shard ${s.index}: previous result not reused (${reason}); recomputing`);
     const payload: ShardPayload = { shard: s.index, inputPath: workDir.path(shardInputName(s.index)) };
     pending.push({ id: `shard-${s.index}`, cost: s.cost, payload, tokens: s.nucleotideTokens + s.proteinTokens, sequences: s.frames });
   }

@@ -172,7 +172,7 @@ test('resume recomputes a corrupt shard result and refuses changed parameters', 
 
   const resumed = await cli([...args.filter((a) => a !== '-q'), '--resume', '-v']);
   assert.equal(resumed.code, 0, resumed.stderr);
-  assert.match(resumed.stderr, /shard 2: previous result rejected \(checksum mismatch\)/);
+  assert.match(resumed.stderr, /shard 2: previous result not reused \(checksum mismatch\)/);
   assert.deepEqual(readResults(out), ref);
 });
 
@@ -271,4 +271,28 @@ test('a shard that fails on every attempt makes the run incomplete (exit 3, no r
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.deepEqual(readResults(out), ref);
   assert.equal(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).counts.shards_reused, run.counts.shards - 1);
+});
+
+test('--save-embeddings writes the merged features per shard; a resumed run recomputes shards that lack them', async () => {
+  const out = join(tempDir(), 'emb');
+  const args = ['predict', INPUT, '-e', '500', ...MODELS, ...SMALL_SHARDS, '-o', out, '-q'];
+  assert.equal((await cli(args)).code, 0);
+  const again = await cli([...args, '--resume', '--save-embeddings']);
+  assert.equal(again.code, 0, again.stderr);
+  const names = readdirSync(join(out, 'embeddings')).sort();
+  const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+  assert.equal(run.counts.shards_reused, 0, 'no shard result had features');
+  assert.equal(names.length, 2 * run.counts.shards);
+  // Format: magic, JSON header line, probabilities then features (float32, little-endian); ids one per line.
+  const bin = readFileSync(join(out, 'embeddings', 'shard-000001.bin'));
+  const ids = readFileSync(join(out, 'embeddings', 'shard-000001.ids'), 'utf8').trim().split('\n');
+  assert.equal(bin.subarray(0, 8).toString('latin1'), 'VNPRES1\n');
+  const nl = bin.indexOf(0x0a, 8);
+  const header = JSON.parse(bin.subarray(8, nl).toString('utf8'));
+  assert.equal(header.frames, ids.length);
+  assert.equal(header.featureDim, 48 + 32);
+  assert.equal(bin.length - nl - 1, 4 * header.frames * (header.classes + header.featureDim));
+  const preds = parsePredictions(readFileSync(join(out, 'prediction_results.txt'), 'utf8'));
+  assert.deepEqual(ids, preds.slice(0, ids.length).map((p) => p.id));
+  assert.deepEqual(readResults(out), await referenceResults());
 });
