@@ -296,3 +296,27 @@ test('--save-embeddings writes the merged features per shard; a resumed run reco
   assert.deepEqual(ids, preds.slice(0, ids.length).map((p) => p.id));
   assert.deepEqual(readResults(out), await referenceResults());
 });
+
+test('the streamed verdict file equals the in-memory grouping on records with many chunks (x_chunk_10 before x_chunk_2)', async () => {
+  const dir = tempDir();
+  const input = join(dir, 'long.fa');
+  // Stop-free codon runs: many chunks per record, several frames per chunk, sorted across records by Python order.
+  let seed = 99;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const sense: string[] = [];
+  for (const a of 'ACGT') for (const b of 'ACGT') for (const c of 'ACGT') if (!['TAA', 'TAG', 'TGA'].includes(a + b + c)) sense.push(a + b + c);
+  const record = (n: number) => Array.from({ length: n }, () => sense[Math.floor(rand() * sense.length)]).join('');
+  writeFileSync(input, `>zeta\n${record(2100)}\n>alpha_1\n${record(400)}\n>Alpha\n${record(30)}\n`);
+  const out = join(dir, 'out');
+  const r = await cli(['predict', input, '-e', '500', ...MODELS, '-o', out, '-q', '--shard-tokens', '2000']);
+  assert.equal(r.code, 0, r.stderr);
+  const { highestScoreRows, formatHighestScoreCsv } = await import('../../src/io/results.js');
+  const preds = parsePredictions(readFileSync(join(out, 'prediction_results.txt'), 'utf8')).map((p) => ({ id: p.id, score1: p.s1, score2: p.s2 }));
+  const csv = readFileSync(join(out, 'prediction_results_highestscore.csv'), 'utf8');
+  assert.equal(csv, formatHighestScoreCsv(highestScoreRows(preds)));
+  const keys = csv.trim().split('\n').slice(1).map((l) => l.split('\t')[0]);
+  assert.ok(keys.indexOf('zeta_chunk_10') < keys.indexOf('zeta_chunk_2'), keys.join(' '));
+  assert.ok(keys.indexOf('Alpha_chunk_1') < keys.indexOf('alpha_1_chunk_1'), 'upper case sorts first, as in Python');
+  const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+  assert.ok(run.counts.shards > 1);
+});
