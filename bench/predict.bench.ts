@@ -15,27 +15,18 @@ import { mkdtempSync, readFileSync, rmSync, createWriteStream, readdirSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from '../src/util/random.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const sizes = (process.env.BENCH_PREDICT_SIZES ?? '10000,100000,1000000').split(',').map(Number);
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BASES = 'ACGT';
 const SENSE: string[] = [];
 for (const a of BASES) for (const b of BASES) for (const c of BASES) if (!['TAA', 'TAG', 'TGA'].includes(a + b + c)) SENSE.push(a + b + c);
 
 async function writeReads(path: string, n: number): Promise<number> {
-  const rand = rng(n);
+  const rand = seededRandom(n);
   const out = createWriteStream(path);
   let bytes = 0;
   let buf = '';

@@ -15,6 +15,7 @@ import { DnabertEmbedder, Esm2Embedder } from '../../src/runtime/embedders.js';
 import { fixture, tempDir } from '../helpers.js';
 import { dnabertFromSafetensors, maxAbsDiff, readJson } from '../runtime/fixture-models.js';
 import { dnabertReference, esm2Reference, referenceAlibiSlopes } from './reference-forward.js';
+import { seededRandom } from '../../src/util/random.js';
 
 const TOLERANCE = 5e-6;
 
@@ -49,17 +50,6 @@ test('reference forward pass matches the DNABERT-S fixture, and its ALiBi slopes
 // ---------------------------------------------------------------------------
 // Random models of other sizes
 
-/** mulberry32: a seeded stream, so a failing case reruns identically. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let r = state;
-    r = Math.imul(r ^ (r >>> 15), r | 1);
-    r ^= r + Math.imul(r ^ (r >>> 7), r | 61);
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Builds float32 weights whose activations stay O(1): Linear weights of variance 1/in, LayerNorm weights near 1. */
 class RandomWeights {

@@ -8,24 +8,14 @@ import type { ShardDescriptor } from '../../src/scheduler/types.js';
 import { writeFileAtomic } from '../../src/util/atomic.js';
 import { tempDir } from '../helpers.js';
 import { expectedWork, type WorkInit, type WorkPayload, type WorkResult } from './fixtures/work-handler.js';
+import { seededRandom } from '../../src/util/random.js';
 
 const handlerModule = new URL('./fixtures/work-handler.ts', import.meta.url).pathname;
 const init: WorkInit = { hashRoundsPerCost: 20, sleepMsPerCost: 2 };
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failing case can be rerun. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeShards(n: number, seed = 1, extra: (i: number) => Partial<WorkPayload> = () => ({})): ShardDescriptor[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   return Array.from({ length: n }, (_, i) => {
     const cost = 2 + Math.floor(r() * 10);
     const payload: WorkPayload = { seed: `shard-${i}`, cost, ...extra(i) };
@@ -55,7 +45,7 @@ function pidAlive(pid: number): boolean {
 
 test('under stealing with random device speeds no shard is lost or done twice', async () => {
   for (const seed of [7, 8]) {
-    const r = rng(seed);
+    const r = seededRandom(seed);
     const slowdown = [0, 1, 2].map((i) => `${i}=${(1 + r() * 4).toFixed(2)}`).join(',');
     const shards = makeShards(36, seed);
     const seen = new Map<string, number>();
