@@ -13,7 +13,6 @@ import { seededRandom } from '../../src/util/random.js';
 const handlerModule = new URL('./fixtures/work-handler.ts', import.meta.url).pathname;
 const init: WorkInit = { hashRoundsPerCost: 20, sleepMsPerCost: 2 };
 
-
 function makeShards(n: number, seed = 1, extra: (i: number) => Partial<WorkPayload> = () => ({})): ShardDescriptor[] {
   const r = seededRandom(seed);
   return Array.from({ length: n }, (_, i) => {
