@@ -21,3 +21,13 @@ export function tempDir(prefix = 'virnucpro-test-'): string {
 
 /** `--import` value for tsx that works from any working directory (a bare `tsx` resolves against the cwd). */
 export const tsxImport = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** Whether a process with this pid is still running (signal 0 probes without killing). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

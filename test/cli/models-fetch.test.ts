@@ -1,17 +1,12 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, repoRoot, tempDir } from '../helpers.js';
-import { FakeHub, serveFixtures, sha256 } from '../models/fetch-hub-server.js';
+import { fixtureHubForFile, sha256 } from '../models/fetch-hub-server.js';
 
-const hub = new FakeHub();
-before(async () => {
-  serveFixtures(hub);
-  await hub.start();
-});
-after(() => hub.stop());
+const hub = fixtureHubForFile();
 
 const root = tempDir();
 const freshDir = () => mkdtempSync(join(root, 'd-'));

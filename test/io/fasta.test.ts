@@ -9,6 +9,7 @@ import { FastaWriter, fastaTitle } from '../../src/io/fasta-writer.js';
 import { fastaStem } from '../../src/io/paths.js';
 import { InputError } from '../../src/util/errors.js';
 import { fixture, tempDir } from '../helpers.js';
+import { seededRandom } from '../../src/util/random.js';
 
 const dir = tempDir();
 let n = 0;
@@ -174,16 +175,6 @@ test('output stems drop FASTA and compression extensions', () => {
   assert.equal(fastaStem('noext'), 'noext');
 });
 
-/** Seeded xorshift, so a failure reproduces. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 /** Biopython's FASTA rules restated plainly on a string (ASCII whitespace only): the oracle for the random test below. */
 function referenceParse(text: string): [string, string, string, number][] {
@@ -213,7 +204,7 @@ test('random files parse as the plain restatement of the rules, whatever the blo
   const endings = ['\n', '\n', '\n', '\r\n', '\r'];
   for (const [alphabet, residues] of cases) {
     for (let seed = 1; seed <= 12; seed++) {
-      const rand = prng(seed * 7919);
+      const rand = seededRandom(seed * 7919);
       const pick = (s: string | string[]) => s[Math.floor(rand() * s.length)];
       let text = rand() < 0.3 ? '\n \n' : '';
       const records = 5 + Math.floor(rand() * 40);

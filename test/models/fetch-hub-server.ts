@@ -9,6 +9,7 @@
  *   /cdn/{org}/{repo}/{file}             where LFS redirects point (honours Range)
  *   /{owner}/{repo}/{rev}/{file}         raw GitHub files (honours Range)
  */
+import { before, after } from 'node:test';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -161,4 +162,15 @@ export function serveFixtures(hub: FakeHub): void {
   add('zhihan1996/DNABERT-S/pytorch_model.bin', 'dnabert-s/model/pytorch_model.bin', true);
   add('Li-Jing-1997/VirNucPro/300_model.pth', 'mlp/mlp_state_dict.pth', false);
   add('Li-Jing-1997/VirNucPro/500_model.pth', 'mlp/mlp_full_module.pth', false);
+}
+
+/** A fake hub serving the fixtures for the whole test file: started before its tests, stopped after. */
+export function fixtureHubForFile(): FakeHub {
+  const hub = new FakeHub();
+  before(async () => {
+    serveFixtures(hub);
+    await hub.start();
+  });
+  after(() => hub.stop());
+  return hub;
 }

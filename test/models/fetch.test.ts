@@ -1,4 +1,4 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,14 +9,9 @@ import { DownloadError, downloadFile, partialPath } from '../../src/models/downl
 import { readModelRecord, modelDir } from '../../src/models/cache.js';
 import { KNOWN_MODELS, type KnownModel, type ModelId } from '../../src/models/registry.js';
 import { ResourceError, ExitCode } from '../../src/util/errors.js';
-import { FakeHub, HUB_COMMIT, gitBlobSha1, serveFixtures, sha256 } from './fetch-hub-server.js';
+import { HUB_COMMIT, gitBlobSha1, fixtureHubForFile, sha256 } from './fetch-hub-server.js';
 
-const hub = new FakeHub();
-before(async () => {
-  serveFixtures(hub);
-  await hub.start();
-});
-after(() => hub.stop());
+const hub = fixtureHubForFile();
 
 /** One temporary root for the whole file (tempDir registers an exit hook per call). */
 const root = tempDir();

@@ -6,7 +6,7 @@ import { Coordinator, type CoordinatorOptions } from '../../src/scheduler/coordi
 import { resolveDevices } from '../../src/scheduler/devices.js';
 import type { ShardDescriptor } from '../../src/scheduler/types.js';
 import { writeFileAtomic } from '../../src/util/atomic.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, pidAlive } from '../helpers.js';
 import { expectedWork, type WorkInit, type WorkPayload, type WorkResult } from './fixtures/work-handler.js';
 import { seededRandom } from '../../src/util/random.js';
 
@@ -33,14 +33,6 @@ function coordinator(devices: string, options: Partial<CoordinatorOptions> = {},
   });
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('under stealing with random device speeds no shard is lost or done twice', async () => {
   for (const seed of [7, 8]) {

@@ -2,17 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pidAlive } from '../helpers.js';
 
 const script = new URL('./fixtures/interruptible-run.ts', import.meta.url).pathname;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 for (const [signal, code] of [
   ['SIGINT', 130],
