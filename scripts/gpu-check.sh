@@ -1,30 +1,113 @@
 #!/usr/bin/env bash
-# One-shot GPU check, for a machine with an NVIDIA GPU (issue 7 item 9). Run from the repository root after
-# `npm ci && npm run build` (or with dist/ and node_modules/ carried over). Writes everything under ${OUT:-gpu-check}.
-# It never fails early: each step prints its exit code, so one run tells what works.
+# The one prepared GPU check (issue 10; docs/gpu.md): at most 8 minutes on a machine with an NVIDIA GPU,
+# every figure written under $OUT (7 files: log.txt, devices.txt, nvidia-smi.csv, figures.md, figures.json,
+# dashboard.txt, gpu_metrics.log):
+#   - `virnucpro devices`: which providers start, and why not;
+#   - PyTorch on the GPU, first (so its figures exist whatever happens next): ESM-2 3B-shaped (36 layers)
+#     and DNABERT-S-shaped encoders, fp16 and fp32, on the batches the ONNX Runtime side runs, and a large
+#     MatMul as the ceiling (scripts/gpu-check-torch.py);
+#   - ONNX Runtime on each GPU provider that starts (WebGPU; CUDA where its provider is installed):
+#     embeddings against the CPU at 31, 32, 64 and 1024 tokens, the same throughput figures, a MatMul chain
+#     (scripts/gpu-check.ts);
+#   - `predict` on WebGPU and the CPU with the live dashboard (in a pseudo-terminal), gpu_metrics.log, and
+#     nvidia-smi sampled every 500 ms all along.
+# Each step has a time limit inside the whole budget (GPU_CHECK_BUDGET_S, default 450 s) and prints its exit
+# code; a failing step never stops the others.
+#
+# On the device tool's machine (no Node.js, no node_modules, no Vulkan loader), after
+# `bash scripts/prepare-device-carry.sh` here:
+#   run(command="bash scripts/gpu-check.sh", carry=[".device"], timeout_s=540)
+# Here, to see that every part runs (CPU, WebGPU on lavapipe, stand-in shapes; figures mean nothing):
+#   OUT=/tmp/gpu-check-out bash scripts/gpu-check.sh --small
 set -u
-OUT=${OUT:-gpu-check}
+SMALL=""
+[ "${1:-}" = "--small" ] && SMALL=--small
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+OUT=${OUT:-$ROOT/gpu-check-out}
 mkdir -p "$OUT"
-NODE=${NODE:-node}
-CLI="$NODE dist/cli/main.js"
-step() { echo; echo "== $*"; "$@"; echo "-> exit $?"; }
+WORK=${GPU_CHECK_WORK:-${TMPDIR:-/tmp}/virnucpro-gpu-check}
+rm -rf "$WORK"
+mkdir -p "$WORK"
+BUDGET=${GPU_CHECK_BUDGET_S:-450}
+START=$(date +%s)
+exec > >(tee "$OUT/log.txt") 2>&1
 
-step nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv
-step $CLI devices --json
-step $CLI models demo --out "$OUT/demo"
-# The nvidia-smi monitor and gpu_metrics.log, on a CUDA device list (falls back to CPU when the CUDA provider
-# libraries are absent, which the log says).
-step $CLI predict examples/example.fa -e 500 --esm "$OUT/demo/esm2_t2_32_demo.pt" --dnabert "$OUT/demo/dnabert-s" \
-  --classifier "$OUT/demo/classifier_demo.pth" --devices cuda:0 --allow-cpu-fallback --cache-dir "$OUT/cache" -o "$OUT/cuda" --force
-step head -5 "$OUT/cuda/gpu_metrics.log"
-# WebGPU (Dawn over Vulkan), bundled with onnxruntime-node on linux/x64.
-step $CLI predict examples/example.fa -e 500 --demo --device webgpu --allow-cpu-fallback --cache-dir "$OUT/cache" -o "$OUT/webgpu" --force
-# The dashboard on two workers of the same GPU, in a real terminal when tmux is there.
-if command -v tmux >/dev/null; then
-  tmux new -d -s gpu -x 150 -y 40 "$CLI predict examples/example.fa -e 500 --demo --devices cuda:0,cpu --allow-cpu-fallback --show-gpu-dashboard --cache-dir $OUT/cache -o $OUT/dash --force --shard-tokens 300; sleep 30"
-  sleep 20; tmux capture-pane -p -t gpu > "$OUT/dashboard.txt"; tmux kill-session -t gpu
-  cat "$OUT/dashboard.txt"
+left() { echo $((BUDGET - ($(date +%s) - START))); }
+# step SECONDS COMMAND...: runs COMMAND with at most SECONDS (less if the budget is nearly spent).
+step() {
+  local limit=$1 remaining
+  shift
+  remaining=$(left)
+  if [ "$remaining" -lt 15 ]; then
+    echo "== skipped (time budget spent): $*"
+    return 0
+  fi
+  [ "$limit" -gt "$remaining" ] && limit=$remaining
+  echo
+  echo "== $* (at most ${limit} s, $(date +%T))"
+  timeout -k 5 "$limit" "$@"
+  echo "-> exit $?"
+}
+
+# --- Node.js, the CLI and the production node_modules: carried in .device/ where the machine has none.
+NODE=$(command -v node || true)
+if [ -f .device/node.xz ]; then
+  xz -dc .device/node.xz > "$WORK/node" && chmod +x "$WORK/node" && NODE=$WORK/node
 fi
-# Identical results on GPU and CPU (scores within 1e-5; labels equal).
-step $CLI predict examples/example.fa -e 500 --demo --device cpu --cache-dir "$OUT/cache" -o "$OUT/cpu" --force
-step diff <(cut -f1,2 "$OUT/cpu/prediction_results.txt") <(cut -f1,2 "$OUT/webgpu/prediction_results.txt")
+if [ -z "$NODE" ]; then
+  echo "no Node.js here: run scripts/prepare-device-carry.sh first and carry .device"
+  exit 1
+fi
+# Never over a working tree's own node_modules (the carried one is pruned to production dependencies).
+if [ -f .device/app.tar.xz ] && [ ! -d node_modules ]; then tar -xJf .device/app.tar.xz; fi
+# The Vulkan loader and GL dispatch libraries (the device tool's notes), only where the loader is missing.
+if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 '; then
+  for f in .device/gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
+  ldconfig
+fi
+if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+fi
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$WORK/xdg}
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+# The 3B-shaped graphs (5.7 GB in fp16, 11.4 GB in fp32) are written to the temporary directory.
+export TMPDIR=$WORK
+if [ -f .device/gpu-check.mjs ]; then CHECK=("$NODE" .device/gpu-check.mjs); else CHECK=("$NODE" --import tsx scripts/gpu-check.ts); fi
+if [ -f dist/cli/main.js ]; then CLI="$NODE dist/cli/main.js"; else CLI="$NODE --import tsx src/cli/main.ts"; fi
+PY=${PYTHON:-python3}
+"$PY" -c 'import torch' 2>/dev/null || PY=/usr/bin/python3
+READS=3000
+[ -n "$SMALL" ] && READS=300
+export CLI WORK OUT READS
+
+echo "== machine ($(date -u +%FT%TZ))"
+uname -srm
+"$NODE" -v
+nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv 2>&1 || true
+if command -v nvidia-smi > /dev/null; then
+  nvidia-smi --query-gpu=timestamp,index,utilization.gpu,utilization.memory,memory.used,memory.total,power.draw,temperature.gpu,clocks.sm \
+    --format=csv -lms 500 > "$OUT/nvidia-smi.csv" 2>&1 &
+  SMI=$!
+fi
+
+step 60 bash -c '$CLI devices | tee "$OUT/devices.txt"'
+step 20 "${CHECK[@]}" plan --work "$WORK" $SMALL
+step 150 "$PY" scripts/gpu-check-torch.py "$WORK/plan.json" "$WORK/torch.json"
+# ONNX Runtime: what is left, less 80 s for the dashboard and the report (its throughput part stops 30 s earlier).
+ORT_LIMIT=$(($(left) - 80))
+[ "$ORT_LIMIT" -lt 60 ] && ORT_LIMIT=60
+step "$ORT_LIMIT" "${CHECK[@]}" run --work "$WORK" $SMALL --budget $((ORT_LIMIT - 30))
+# The dashboard on two workers (WebGPU and the CPU) over $READS random 1500-bp reads, with the tiny demo models.
+step 50 bash -c '
+  awk "BEGIN { srand(7); for (i = 0; i < $READS; i++) { s = \"\"; for (j = 0; j < 1500; j++) s = s substr(\"ACGT\", int(rand() * 4) + 1, 1); printf(\">read%d\n%s\n\", i, s) } }" > "$WORK/reads.fa"
+  cmd="$CLI predict $WORK/reads.fa -e 500 --demo --devices webgpu,cpu --show-gpu-dashboard --cache-dir $WORK/cache -o $WORK/dash --force --shard-tokens 40000"
+  if command -v script > /dev/null; then script -qfec "$cmd" "$OUT/dashboard.txt" > /dev/null; else $cmd > "$OUT/dashboard.txt" 2>&1; fi
+  rc=$?
+  cp "$WORK/dash/gpu_metrics.log" "$OUT/" 2> /dev/null
+  exit $rc'
+step 30 "${CHECK[@]}" report --work "$WORK" --out "$OUT"
+[ -n "${SMI:-}" ] && kill "$SMI" 2> /dev/null
+echo "== done in $(($(date +%s) - START)) s; files in $OUT:"
+ls -la "$OUT"

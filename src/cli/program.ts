@@ -4,7 +4,7 @@
  * calls into the library.
  */
 import { Command, CommanderError } from 'commander';
-import { ExitCode, VirnucproError } from '../util/errors.js';
+import { ExitCode, VirnucproError, userErrorFromSystemError } from '../util/errors.js';
 import { TOOL_VERSION } from '../util/version.js';
 import { registerTranslate } from './commands/translate.js';
 import { registerEmbed } from './commands/embed.js';
@@ -32,11 +32,15 @@ export function reportError(err: unknown): number {
     // commander already printed its message (help, version, usage errors).
     return err.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
   }
+  // A full disk, a read-only or missing directory: the user's to fix, never reported as a bug.
+  const fromSystem = userErrorFromSystemError(err);
+  if (fromSystem) return reportError(fromSystem);
   if (err instanceof VirnucproError) {
     process.stderr.write(`virnucpro: error: ${err.message}\n`);
     if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
     return err.exitCode;
   }
+  // Only errors without an errno code get here: ours that should have been a VirnucproError, or real bugs.
   const e = err as Error;
   process.stderr.write(`virnucpro: internal error: ${e?.stack ?? String(err)}\n`);
   process.stderr.write('This is a bug; please report it with the command line you ran.\n');

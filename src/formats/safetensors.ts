@@ -6,6 +6,7 @@
 import { open } from 'node:fs/promises';
 import { openSync, readSync, fstatSync, closeSync } from 'node:fs';
 import { InputError } from '../util/errors.js';
+import { jsonSyntaxProblem } from '../util/json.js';
 import { AtomicFileWriter } from '../util/atomic.js';
 import { DTYPE_BYTES, numel, type DType, type LazyTensor, type TensorMap } from './tensor.js';
 
@@ -55,7 +56,7 @@ export function readSafetensors(path: string): SafetensorsFile {
     try {
       header = JSON.parse(hbuf.toString('utf8')) as Record<string, unknown>;
     } catch (e) {
-      throw new InputError(`${path}: safetensors header is not valid JSON: ${(e as Error).message}`);
+      throw new InputError(`${path}: safetensors header is not valid JSON (${jsonSyntaxProblem(e)})`);
     }
     if (header === null || typeof header !== 'object' || Array.isArray(header)) {
       throw new InputError(`${path}: safetensors header is not a JSON object`);

@@ -11,9 +11,11 @@
  *
  * Public API:
  * - `detectCompression(head: Uint8Array): Compression`
- * - `openDecompressed(path, { onRawBytes? }): Promise<DecompressedInput>`
+ * - `openDecompressed(path, { onRawBytes?, onRawChunk? }): Promise<DecompressedInput>`
  *   `chunks` yields decompressed bytes; `onRawBytes(n)` reports file bytes
- *   consumed so far (for progress against the file size in `fileBytes`).
+ *   consumed so far (for progress against the file size in `fileBytes`);
+ *   `onRawChunk(bytes)` sees every block of the file as read, before
+ *   decompression (to checksum the file in the same pass).
  */
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -56,12 +58,21 @@ function describeFsError(path: string, err: NodeJS.ErrnoException): InputError {
   return new InputError(`${path}: cannot read input: ${why[err.code ?? ''] ?? err.message}`, { cause: err });
 }
 
-/** The raw file bytes, counted as they are read. */
-async function* rawBytes(path: string, onRawBytes?: (n: number) => void): AsyncGenerator<Uint8Array> {
+export interface RawByteObservers {
+  /** Bytes of the file read so far. */
+  onRawBytes?: (n: number) => void;
+  /** Each block of the file as read, in order (before decompression). */
+  onRawChunk?: (bytes: Uint8Array) => void;
+}
+
+/** The raw file bytes, counted (and shown to `onRawChunk`) as they are read. */
+async function* rawBytes(path: string, observers: RawByteObservers): AsyncGenerator<Uint8Array> {
+  const { onRawBytes, onRawChunk } = observers;
   let total = 0;
   try {
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
       total += chunk.length;
+      onRawChunk?.(chunk);
       onRawBytes?.(total);
       yield chunk;
     }
@@ -132,7 +143,7 @@ async function* namingErrors(path: string, compression: Compression, chunks: Asy
   }
 }
 
-export async function openDecompressed(path: string, options: { onRawBytes?: (n: number) => void } = {}): Promise<DecompressedInput> {
+export async function openDecompressed(path: string, options: RawByteObservers = {}): Promise<DecompressedInput> {
   let fileBytes: number;
   const head = new Uint8Array(8);
   try {
@@ -149,7 +160,7 @@ export async function openDecompressed(path: string, options: { onRawBytes?: (n:
     throw describeFsError(path, e as NodeJS.ErrnoException);
   }
   const compression = detectCompression(head);
-  const raw = rawBytes(path, options.onRawBytes);
+  const raw = rawBytes(path, options);
   const decoded: Record<Compression, () => AsyncIterable<Uint8Array>> = {
     none: () => raw,
     // 256 KiB output blocks instead of zlib's 16 KiB: a sixteenth of the stream and parser overhead per byte.

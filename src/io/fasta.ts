@@ -83,6 +83,8 @@ export interface ReadFastaOptions {
   duplicateIds?: 'error' | 'allow';
   /** Called as the file is read: bytes of the file (compressed, if it is) consumed so far, and its size. */
   onProgress?: (fileBytesRead: number, fileBytes: number) => void;
+  /** Called with each block of the file as read, before decompression (e.g. to checksum the input in the same pass). */
+  onRawChunk?: (bytes: Uint8Array) => void;
 }
 
 const NUCLEOTIDE_CODES = 'ACGTURYSWKMBDHVN-.';
@@ -496,7 +498,7 @@ export async function* parseFasta(chunks: AsyncIterable<Uint8Array>, name: strin
 
 export async function* readFastaBatches(path: string, options: ReadFastaOptions = {}): AsyncGenerator<FastaRecord[]> {
   let fileBytes = 0;
-  const input = await openDecompressed(path, { onRawBytes: (n) => options.onProgress?.(n, fileBytes) });
+  const input = await openDecompressed(path, { onRawBytes: (n) => options.onProgress?.(n, fileBytes), onRawChunk: options.onRawChunk });
   fileBytes = input.fileBytes;
   yield* parseFastaBatches(input.chunks, path, options);
 }

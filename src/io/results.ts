@@ -89,7 +89,7 @@ function isFloat32Halfway(n: number): boolean {
  * an exact tie between two p-digit decimals nor a float32 halfway point can
  * occur; otherwise it returns null and the exact BigInt path decides.
  */
-function shortestDigitsFast(ax: number): { digits: string; exp10: number } | null {
+export function shortestDigitsFast(ax: number): { digits: string; exp10: number } | null {
   f32[0] = ax;
   const bits = u32[0];
   const biased = (bits >>> 23) & 0xff;
@@ -114,7 +114,8 @@ function shortestDigits(ax: number): { digits: string; exp10: number } {
   return shortestDigitsExact(ax);
 }
 
-function shortestDigitsExact(ax: number): { digits: string; exp10: number } {
+/** The exact path on its own (exported, with the fast path, so tests can check each against numpy). */
+export function shortestDigitsExact(ax: number): { digits: string; exp10: number } {
   const parts = float32Parts(ax);
   for (let p = 1; p <= 9; p++) {
     // The nearest p-digit decimal and its neighbours cover both the floor and the ceiling.

@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { KNOWN_MODELS, isModelId, type ModelId } from './registry.js';
+import { jsonSyntaxProblem } from '../util/json.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -49,7 +50,7 @@ export function bundlesDir(cacheDir: string): string {
   return join(cacheDir, 'bundles');
 }
 
-const RECORD_NAME = '.virnucpro-fetch.json';
+export const RECORD_NAME = '.virnucpro-fetch.json';
 
 /** What the cache knows about one file of a model. */
 export interface FileRecord {
@@ -88,15 +89,18 @@ export async function readModelRecord(dir: string): Promise<ModelRecord | undefi
   } catch {
     return undefined;
   }
+  let rec: ModelRecord;
   try {
-    const rec = JSON.parse(text) as ModelRecord;
-    if (typeof rec !== 'object' || rec === null || typeof rec.files !== 'object') throw new Error('no "files" object');
-    return rec;
+    rec = JSON.parse(text) as ModelRecord;
   } catch (e) {
-    throw new InputError(`${path}: not a valid cache record (${(e as Error).message})`, {
+    throw new InputError(`${path}: not a valid cache record (${jsonSyntaxProblem(e)})`, {
       hint: `delete it and run \`virnucpro models fetch\` again`,
     });
   }
+  if (typeof rec === 'object' && rec !== null && typeof rec.files === 'object') return rec;
+  throw new InputError(`${path}: not a valid cache record (no "files" object)`, {
+    hint: `delete it and run \`virnucpro models fetch\` again`,
+  });
 }
 
 export async function writeModelRecord(dir: string, record: ModelRecord): Promise<void> {
@@ -277,7 +281,7 @@ async function describeBundle(dir: string, name: string): Promise<ListedBundle |
       contains: m.models && typeof m.models === 'object' ? Object.keys(m.models as object) : undefined,
     };
   } catch (e) {
-    return { name, dir, size, error: `manifest.json is not valid JSON (${(e as Error).message})` };
+    return { name, dir, size, error: `manifest.json is not valid JSON (${jsonSyntaxProblem(e)})` };
   }
 }
 

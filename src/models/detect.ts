@@ -17,6 +17,7 @@ import type { DType, TensorMap } from '../formats/tensor.js';
 import { isBundle, openBundle } from './bundle.js';
 import type { ClassifierConfig, DnabertConfig, Esm2Config, LoadedModel, ModelKind } from './config.js';
 import { loadClassifier, loadDnabert, loadEsm2, stateDictOf } from './load.js';
+import { jsonSyntaxProblem } from '../util/json.js';
 
 export interface TensorInfo {
   name: string;
@@ -70,7 +71,7 @@ async function detectDirectory(dir: string): Promise<DetectedModel> {
   try {
     cfg = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
   } catch (e) {
-    throw new InputError(`${configPath}: not valid JSON: ${(e as Error).message}`);
+    throw new InputError(`${configPath}: not valid JSON (${jsonSyntaxProblem(e)})`);
   }
   const archs = Array.isArray(cfg.architectures) ? cfg.architectures.map(String) : [];
   if (cfg.model_type === 'esm' || archs.some((a) => a.startsWith('Esm'))) return fromLoaded(dir, await loadEsm2(dir));

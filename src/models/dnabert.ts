@@ -19,7 +19,8 @@
  * LayerNorm (SkipLayerNormalization).
  */
 import { GraphBuilder } from '../formats/onnx/graph.js';
-import { LayerBuilder, SelfAttention, computeTypeOf, maskedMean, type Precision } from '../formats/onnx/layers.js';
+import { LayerBuilder, SelfAttention, computeTypeOf, keyPaddingBias, maskedMean, type Precision } from '../formats/onnx/layers.js';
+import { OnnxDataType } from '../formats/onnx/proto.js';
 import type { TensorMap } from '../formats/tensor.js';
 import type { DnabertConfig } from './config.js';
 
@@ -54,19 +55,19 @@ export function buildDnabertGraph(config: DnabertConfig, weights: TensorMap, opt
   const ids = g.input(DNABERT_INPUTS.ids, 'int64', ['batch', 'tokens']);
   const mask = g.input(DNABERT_INPUTS.mask, 'int64', ['batch', 'tokens']);
   const shapeBT = g.node('Shape', [ids]);
-  const attention = new SelfAttention(nn, shapeBT, mask, numHeads, H);
+  // One attention bias for every layer, [B, heads, T, T]: ALiBi (-slope_h * |i - j|) plus key padding.
+  const pos = g.node('Cast', [g.node('Range', [g.constant('int64', [], [0]), g.node('Gather', [shapeBT, g.constant('int64', [], [1])]), g.constant('int64', [], [1])])], { to: OnnxDataType.float32 });
+  const distance = g.node('Abs', [g.node('Sub', [g.node('Unsqueeze', [pos, g.ints([0])]), g.node('Unsqueeze', [pos, g.ints([1])])])]);
+  const slopes = g.constant('float32', [1, numHeads, 1, 1], alibiSlopes(numHeads).map((s) => -s));
+  const keep = g.node('Cast', [mask], { to: OnnxDataType.bool });
+  const bias = g.node('Add', [g.node('Mul', [slopes, distance]), keyPaddingBias(g, keep)]);
+  const attention = new SelfAttention(nn, shapeBT, bias, numHeads, H);
 
   // embeddings: word + token type 0, then LayerNorm; x (float32, 2-D [B*T, H]) is each layer's output
   const words = g.node('Gather', [nn.param('embeddings.word_embeddings.weight', [vocabSize, H]), ids]);
   const type0 = g.node('Gather', [nn.param('embeddings.token_type_embeddings.weight', [typeVocabSize, H]), g.constant('int64', [], [0])]);
   let x = nn.layerNorm32(nn.toFloat32(g.node('Reshape', [g.node('Add', [words, type0]), g.ints([-1, H])])), 'embeddings.LayerNorm', H, eps);
   const hidden: string[] = [x];
-
-  // ALiBi bias [1, heads, T, T] = -slope_h * |i - j| (key padding is MultiHeadAttention's mask)
-  const pos = g.node('Cast', [g.node('Range', [g.constant('int64', [], [0]), g.node('Gather', [shapeBT, g.constant('int64', [], [1])]), g.constant('int64', [], [1])])], { to: 1 });
-  const distance = g.node('Abs', [g.node('Sub', [g.node('Unsqueeze', [pos, g.ints([0])]), g.node('Unsqueeze', [pos, g.ints([1])])])]);
-  const slopes = g.constant('float32', [1, numHeads, 1, 1], alibiSlopes(numHeads));
-  const alibi = g.node('Mul', [slopes, g.node('Neg', [distance])]);
 
   for (let i = 0; i < numLayers; i++) {
     const p = `encoder.layer.${i}`;
@@ -76,7 +77,7 @@ export function buildDnabertGraph(config: DnabertConfig, weights: TensorMap, opt
       const bias = nn.paramRows(`${p}.attention.self.Wqkv.bias`, [3 * H], j * H, H, part);
       return attention.toBTE(g.node('Gemm', [xc, w, bias], { transB: 1 }));
     });
-    const context = attention.attend(q, k, v, 1 / Math.sqrt(headDim), alibi);
+    const context = attention.attend(q, k, v, 1 / Math.sqrt(headDim));
     x = nn.residualLayerNorm(nn.linear(context, `${p}.attention.output.dense`, H, H), x, `${p}.attention.output.LayerNorm`, H, eps).normed;
 
     const xc2 = nn.toCompute(x);
@@ -88,7 +89,7 @@ export function buildDnabertGraph(config: DnabertConfig, weights: TensorMap, opt
     hidden.push(x);
   }
 
-  g.output(maskedMean(g, attention.toBTE(x), mask), EMBEDDING_OUTPUT, 'float32', ['batch', H]);
+  g.output(maskedMean(g, attention.toBTE(x), keep), EMBEDDING_OUTPUT, 'float32', ['batch', H]);
   if (options.hiddenStates) {
     hidden.forEach((h, k) => g.output(attention.toBTE(h), `hidden_${k}`, 'float32', ['batch', 'tokens', H]));
   }

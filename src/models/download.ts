@@ -8,11 +8,11 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ResourceError } from '../util/errors.js';
 import { syncDir } from '../util/atomic.js';
+import { acquireLock, describeOwner } from '../util/lock.js';
 
 /** Checksums a downloaded file must match (any that are given). */
 export interface ExpectedChecksum {
@@ -97,7 +97,7 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
   try {
     return await downloadLocked(opts);
   } finally {
-    await release();
+    release();
   }
 }
 
@@ -107,41 +107,13 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
  * exclusively. A lock left by a dead process on this host is taken over; one
  * held from another host is reported, since its owner cannot be checked.
  */
-async function lockDownload(dest: string): Promise<() => Promise<void>> {
+async function lockDownload(dest: string): Promise<() => void> {
   const lock = `${dest}.lock`;
-  const me = { host: hostname(), pid: process.pid, since: new Date().toISOString() };
-  for (let tries = 0; ; tries++) {
-    try {
-      const fh = await open(lock, 'wx');
-      await fh.writeFile(JSON.stringify(me) + '\n');
-      await fh.close();
-      return () => rm(lock, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) throw err;
-    }
-    let owner: { host?: string; pid?: number; since?: string } = {};
-    try {
-      owner = JSON.parse(await readFile(lock, 'utf8')) as typeof owner;
-    } catch {
-      // Unreadable or half-written: treated as held by an unknown owner below.
-    }
-    if (owner.host === me.host && typeof owner.pid === 'number' && !processAlive(owner.pid)) {
-      await rm(lock, { force: true });
-      continue;
-    }
-    throw new ResourceError(`${dest} is being downloaded by another virnucpro (pid ${owner.pid ?? '?'} on ${owner.host ?? '?'}, since ${owner.since ?? '?'})`, {
-      hint: `wait for it to finish, or delete ${lock} if that process is gone`,
-    });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  const attempt = await acquireLock(lock);
+  if (attempt.acquired) return attempt.lock.release;
+  throw new ResourceError(`${dest} is being downloaded by another virnucpro (${describeOwner(attempt.holder)})`, {
+    hint: `wait for it to finish, or delete ${lock} if that process is gone`,
+  });
 }
 
 async function downloadLocked(opts: DownloadOptions): Promise<DownloadResult> {

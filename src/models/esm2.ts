@@ -22,7 +22,7 @@
  * layer's LN1 (or emb_layer_norm_after after the last layer).
  */
 import { GraphBuilder } from '../formats/onnx/graph.js';
-import { LayerBuilder, MS_DOMAIN, SelfAttention, computeTypeOf, maskedMean, type Precision } from '../formats/onnx/layers.js';
+import { LayerBuilder, MS_DOMAIN, SelfAttention, computeTypeOf, keyPaddingBias, maskedMean, type Precision } from '../formats/onnx/layers.js';
 import { OnnxDataType } from '../formats/onnx/proto.js';
 import type { TensorMap } from '../formats/tensor.js';
 import type { Esm2Config } from './config.js';
@@ -53,7 +53,7 @@ export function buildEsm2Graph(config: Esm2Config, weights: TensorMap, options: 
   const shapeBT = g.node('Shape', [tokens]);
   const nonPad = g.node('Not', [g.node('Equal', [tokens, i64(config.padIdx)])]);
   const nonPadF = g.node('Cast', [nonPad], { to: OnnxDataType.float32 });
-  const attention = new SelfAttention(nn, shapeBT, nonPad, numHeads, E);
+  const attention = new SelfAttention(nn, shapeBT, keyPaddingBias(g, nonPad), numHeads, E);
 
   // embeddings with token dropout (computed in float32), padded rows zeroed
   let x = g.node('Gather', [nn.param('embed_tokens.weight', [vocabSize, E], 'float32'), tokens]);

@@ -15,6 +15,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../util/errors.js';
+import { jsonSyntaxProblem } from '../util/json.js';
 import { readSafetensors } from '../formats/safetensors.js';
 import { readTorchFile, type TorchCheckpoint } from '../formats/pytorch/checkpoint.js';
 import { PyDict, PyObject, describe } from '../formats/pytorch/pickle.js';
@@ -91,7 +92,7 @@ async function readJsonObject(path: string, what: string): Promise<Record<string
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new InputError(`${path}: ${what} is not valid JSON: ${(e as Error).message}`);
+    throw new InputError(`${path}: ${what} is not valid JSON (${jsonSyntaxProblem(e)})`);
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InputError(`${path}: ${what} is not a JSON object`);
   return v as Record<string, unknown>;

@@ -41,6 +41,8 @@ export interface KnownModel {
   files: readonly ModelFileSpec[];
   /** The flag of `models prepare` / `embed` / `predict` that takes this model's path. */
   usedWith: string;
+  /** Classifiers: the chunk length (`predict -e`) the model was trained for. */
+  expectedLength?: number;
 }
 
 export const MODEL_IDS = ['esm2-3b', 'dnabert-s', 'classifier-300', 'classifier-500'] as const;
@@ -85,6 +87,7 @@ export const KNOWN_MODELS: Readonly<Record<ModelId, KnownModel>> = {
       },
     ],
     usedWith: '--classifier',
+    expectedLength: 300,
   },
   'classifier-500': {
     id: 'classifier-500',
@@ -98,8 +101,35 @@ export const KNOWN_MODELS: Readonly<Record<ModelId, KnownModel>> = {
       },
     ],
     usedWith: '--classifier',
+    expectedLength: 500,
   },
 };
+
+/** A published classifier file, recognised by its content wherever it lies and whatever it is called. */
+export interface PublishedClassifier {
+  id: ModelId;
+  /** Its name in the VirNucPro repository. */
+  file: string;
+  /** The `-e` it was trained for. */
+  expectedLength: number;
+  gitSha1?: string;
+  sha256?: string;
+}
+
+/** VirNucPro's classifiers, from the pinned checksums above (GitHub publishes git blob ids, no sha256). */
+export const PUBLISHED_CLASSIFIERS: readonly PublishedClassifier[] = Object.values(KNOWN_MODELS).flatMap((m) =>
+  m.expectedLength === undefined
+    ? []
+    : m.files.flatMap((spec) => Object.entries(spec.known ?? {}).map(([file, ids]) => ({ id: m.id, file, expectedLength: m.expectedLength!, ...ids }))),
+);
+
+/** The published classifier a file with these checksums is, if any (`table` is replaceable for tests). */
+export function publishedClassifier(
+  ids: { gitSha1?: string; sha256?: string },
+  table: readonly PublishedClassifier[] = PUBLISHED_CLASSIFIERS,
+): PublishedClassifier | undefined {
+  return table.find((p) => (p.gitSha1 !== undefined && p.gitSha1 === ids.gitSha1) || (p.sha256 !== undefined && p.sha256 === ids.sha256));
+}
 
 export function isModelId(name: string): name is ModelId {
   return (MODEL_IDS as readonly string[]).includes(name);

@@ -43,8 +43,18 @@ export function startMonitoring(coordinator: Coordinator, options: MonitoringOpt
     const log = new MetricsLog(join(options.outDir, METRICS_LOG_NAME));
     const telemetry = new DeviceTelemetry(coordinator, gpu);
     telemetry.sample(); // sets the baseline for rates
-    recordNow = () => log.append(new Date(), telemetry.sample().rows);
-    recorder = setInterval(recordNow, intervalMs);
+    // The metrics log is a by-product: a full disk or a removed directory stops it with one warning,
+    // it never takes the run down (the run's own writes report such errors with their exit codes).
+    recordNow = () => {
+      try {
+        log.append(new Date(), telemetry.sample().rows);
+      } catch (e) {
+        clearInterval(recorder);
+        recordNow = () => undefined;
+        coordinator.log(`warning: ${log.path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the metrics log stops here`);
+      }
+    };
+    recorder = setInterval(() => recordNow(), intervalMs);
     recorder.unref();
   }
   let dashboard: Dashboard | undefined;

@@ -9,12 +9,17 @@
  * - `summary.tsv`: one row per input record, in input order (ours);
  * - `embeddings/` with --save-embeddings: each shard's result file and its frame ids.
  *
- * Every file is written under a temporary name and renamed when complete.
+ * Every file is written under a temporary name and renamed when complete. The
+ * work files are checked as they are read (records.tsv: row numbers, count and
+ * sha256; each shard input: its sha256), so damage stops the run before any
+ * output is committed instead of dropping rows. A record's frames may span any
+ * number of shards: the running record and chunk group carry over shard ends.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, copyFile, mkdir } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import {
   comparePythonStrings,
   formatHighestScoreRow,
@@ -24,12 +29,11 @@ import {
   PredictionResultsWriter,
 } from '../io/results.js';
 import { AtomicFileWriter } from '../util/atomic.js';
-import { VirnucproError } from '../util/errors.js';
 import { holdPoint } from '../util/test-hold.js';
 import { ExternalSorter } from './external-sort.js';
-import { parseRecordRow, type RecordRow } from './plan.js';
-import { readShardInput, readShardResult, shardInputName, shardResultName } from './shard-files.js';
-import type { RunPlan, WorkDir } from './workdir.js';
+import { parseRecordRow, RECORDS_HEADER, type RecordRow } from './plan.js';
+import { readCheckedShardInput, readShardResult, shardInputName, shardResultName } from './shard-files.js';
+import { workFolderDamaged, type RecordsFile, type RunPlan, type WorkDir } from './workdir.js';
 
 export const OUTPUT_FILES = {
   predictions: 'prediction_results.txt',
@@ -64,16 +68,47 @@ interface RecordAcc {
   maxVirus: number;
 }
 
-/** Streams records.tsv in order. */
-async function* readRecords(path: string): AsyncGenerator<RecordRow> {
-  let first = true;
-  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
-    if (first) {
-      first = false; // header
-      continue;
+/**
+ * Streams records.tsv in order, checking it against plan.json as it goes: rows
+ * numbered 0, 1, 2, ... and, at the end, the row count and the sha256 of the
+ * bytes read. A damaged file throws (the outputs are then not committed), so a
+ * missing row can never silently drop a record from summary.tsv.
+ */
+async function* readRecords(workDir: WorkDir, expect: RecordsFile): AsyncGenerator<RecordRow> {
+  const damaged = (what: string) => workFolderDamaged(workDir.dir, `records.tsv ${what}`);
+  const hash = createHash('sha256');
+  const text = new StringDecoder('utf8');
+  let carry = '';
+  let header = true;
+  let rows = 0;
+  const parse = function* (lines: string[]): Generator<RecordRow> {
+    for (const line of lines) {
+      if (header) {
+        if (line !== RECORDS_HEADER) throw damaged('does not start with its header line');
+        header = false;
+        continue;
+      }
+      const row = parseRecordRow(line);
+      if (row.index !== rows) throw damaged(`has record ${line.split('\t')[0]} where record ${rows} belongs`);
+      rows++;
+      yield row;
     }
-    if (line !== '') yield parseRecordRow(line);
+  };
+  try {
+    for await (const chunk of createReadStream(workDir.recordsPath) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      const lines = (carry + text.write(chunk)).split('\n');
+      carry = lines.pop()!;
+      yield* parse(lines);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw damaged('is missing');
+    throw e;
   }
+  carry += text.end();
+  if (carry !== '') throw damaged('does not end with a line break (truncated)');
+  if (rows !== expect.rows) throw damaged(`has ${rows} records, the plan has ${expect.rows}`);
+  if (hash.digest('hex') !== expect.sha256) throw damaged('was modified since it was planned (checksum mismatch)');
 }
 
 function summaryLine(acc: RecordAcc, minScore: number): string {
@@ -97,7 +132,7 @@ export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> 
   }
   summary.write(`${SUMMARY_HEADER}\n`);
   const sorter = new ExternalSorter(workDir.dir, comparePythonStrings);
-  const records = readRecords(workDir.recordsPath);
+  const records = readRecords(workDir, plan.recordsFile);
   let current: RecordAcc | null = null;
 
   const finishRecord = (): void => {
@@ -111,7 +146,7 @@ export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> 
     while (!current || current.row.index < index) {
       finishRecord();
       const next = await records.next();
-      if (next.done) throw new VirnucproError(`work folder ${workDir.dir}: records.tsv ends before record ${index}`);
+      if (next.done) throw workFolderDamaged(workDir.dir, `records.tsv ends before record ${index}`);
       current = { row: next.value, scored: 0, maxVirus: -Infinity };
     }
     return current;
@@ -127,10 +162,12 @@ export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> 
   try {
     if (o.saveEmbeddings) await mkdir(join(outDir, OUTPUT_FILES.embeddings), { recursive: true });
     for (const shard of plan.shards) {
-      const frames = await readShardInput(workDir.path(shardInputName(shard.index)));
+      const input = await readCheckedShardInput(workDir.path(shardInputName(shard.index)), shard.inputSha256);
+      if (!input.ok) throw workFolderDamaged(workDir.dir, `${shardInputName(shard.index)} ${input.reason}`);
+      const frames = input.frames;
       const resultPath = workDir.path(shardResultName(shard.index));
       const check = await readShardResult(resultPath, { shard: shard.index, frames: shard.frames });
-      if (!check.ok) throw new VirnucproError(`shard ${shard.index} has no valid result (${check.reason}); rerun with --resume`);
+      if (!check.ok) throw workFolderDamaged(workDir.dir, `${shardResultName(shard.index)} is not a valid result (${check.reason})`);
       const probs = check.result.probabilities;
       const classes = check.result.classes;
       for (let i = 0; i < frames.length; i++) {

@@ -3,15 +3,19 @@
  * prepared bundle (`--models`), raw weight files (`--esm/--dnabert/--classifier`,
  * turned into graphs once and cached), or the built-in demo models (`--demo`).
  * Workers receive bundle directories only; the parent checks here that the
- * models fit together and fingerprints them for resume.
+ * models fit together, that the classifier suits `-e` when it is one of
+ * VirNucPro's published ones (recognised by content), and fingerprints them
+ * for resume from the checksums of the files actually run (verified when the
+ * bundles are opened).
  */
 import { createHash } from 'node:crypto';
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Precision } from '../formats/onnx/layers.js';
-import { openBundle, type BundleModelEntry, type OpenedBundle } from '../models/bundle.js';
+import { openBundle, type BundleInputs, type BundleModelEntry, type OpenedBundle } from '../models/bundle.js';
 import type { ClassifierConfig, DnabertConfig, Esm2Config } from '../models/config.js';
 import { loadClassifier, loadDnabert, loadEsm2 } from '../models/load.js';
+import { publishedClassifier, type PublishedClassifier } from '../models/registry.js';
 import { graphFor } from '../runtime/graph-cache.js';
 import { InputError, UsageError } from '../util/errors.js';
 
@@ -24,7 +28,16 @@ export interface ModelChoice {
   /** Precision of graphs built from raw weights (bundles carry their own). */
   precision: Precision;
   cacheDir?: string;
+  /** The run's `-e`: checked against the chunk length a published classifier was trained for. */
+  expectedLength?: number;
+  /** Run a published classifier with another `-e` (a warning instead of an error). */
+  allowLengthMismatch?: boolean;
+  /** The published classifiers to recognise (default: VirNucPro's, models/registry.ts; tests pass their own). */
+  publishedClassifiers?: readonly PublishedClassifier[];
+  /** Detail lines (verbose). */
   log?: (line: string) => void;
+  /** Warnings, always shown. */
+  warn?: (line: string) => void;
 }
 
 export interface ResolvedModels {
@@ -34,8 +47,8 @@ export interface ResolvedModels {
   precision: Precision;
   /** Fingerprint of the graphs and weights actually run (from the bundle manifests' file checksums). */
   sha256: string;
-  /** For run.json: where each model came from. */
-  sources: Record<string, { bundle: string; sourceFormat: string; sources: string[] }>;
+  /** For run.json: where each model came from (the classifier: which published one it is, if any). */
+  sources: Record<string, { bundle: string; sourceFormat: string; sources: string[]; published?: string }>;
 }
 
 const HOW = 'give either --models BUNDLE (from `virnucpro models prepare`) or all of --esm, --dnabert and --classifier (or --demo)';
@@ -45,8 +58,10 @@ export async function resolveModels(choice: ModelChoice): Promise<ResolvedModels
   const anyRaw = raw.some((x) => x !== undefined);
   if (choice.bundle && anyRaw) throw new UsageError(`--models cannot be combined with --esm/--dnabert/--classifier`, { hint: HOW });
   let bundles: { esm2: OpenedBundle; dnabert: OpenedBundle; classifier: OpenedBundle };
+  /** Raw mode: the user's files (a cached graph's manifest names whichever copy first built it). */
+  let rawFiles: Record<'esm2' | 'dnabert-s' | 'classifier', string[]> | undefined;
   if (choice.bundle) {
-    const b = await openBundle(choice.bundle);
+    const b = await openBundle(choice.bundle, { cacheDir: choice.cacheDir });
     for (const kind of ['esm2', 'dnabert-s', 'classifier'] as const) {
       if (!b.manifest.models[kind]) {
         throw new InputError(`${b.dir}: the bundle has no ${kind} model`, {
@@ -70,12 +85,12 @@ export async function resolveModels(choice: ModelChoice): Promise<ResolvedModels
     }
     const opts = { precision: choice.precision, cacheDir: choice.cacheDir, log: choice.log };
     const [esm2, dnabert, classifier] = await Promise.all([loadEsm2(choice.esm), loadDnabert(choice.dnabert), loadClassifier(choice.classifier)]);
-    const dirs = {
-      esm2: (await graphFor({ esm2 }, opts)).dir,
-      dnabert: (await graphFor({ dnabert: { model: dnabert, tokenizerPath } }, opts)).dir,
-      classifier: (await graphFor({ classifier }, opts)).dir,
-    };
-    bundles = { esm2: await openBundle(dirs.esm2), dnabert: await openBundle(dirs.dnabert), classifier: await openBundle(dirs.classifier) };
+    const open = async (inputs: BundleInputs) => openBundle((await graphFor(inputs, opts)).dir, { cacheDir: choice.cacheDir });
+    // The classifier first: its graph takes a second, and a wrong -e is refused before ESM-2's takes minutes.
+    const clsBundle = await open({ classifier });
+    checkExpectedLength(choice, clsBundle.manifest.models.classifier!, clsBundle);
+    bundles = { esm2: await open({ esm2 }), dnabert: await open({ dnabert: { model: dnabert, tokenizerPath } }), classifier: clsBundle };
+    rawFiles = { esm2: esm2.files, 'dnabert-s': dnabert.files, classifier: classifier.files };
   }
 
   const esmEntry = bundles.esm2.manifest.models.esm2!;
@@ -93,6 +108,7 @@ export async function resolveModels(choice: ModelChoice): Promise<ResolvedModels
   if (configs.classifier.numClasses !== 2) {
     throw new InputError(`the classifier has ${configs.classifier.numClasses} classes; VirNucPro's has 2 (others, virus)`);
   }
+  const published = choice.bundle ? checkExpectedLength(choice, clsEntry, bundles.classifier) : publishedClassifier(clsEntry.sources[0] ?? {}, choice.publishedClassifiers);
   const precisions = new Set([bundles.esm2, bundles.dnabert, bundles.classifier].map((b) => b.manifest.precision));
   const precision = precisions.size === 1 ? [...precisions][0] : choice.precision;
   return {
@@ -105,11 +121,36 @@ export async function resolveModels(choice: ModelChoice): Promise<ResolvedModels
       ['classifier', bundles.classifier, clsEntry],
     ]),
     sources: {
-      esm2: { bundle: bundles.esm2.dir, sourceFormat: esmEntry.sourceFormat, sources: esmEntry.sources.map((s) => s.path) },
-      'dnabert-s': { bundle: bundles.dnabert.dir, sourceFormat: dnaEntry.sourceFormat, sources: dnaEntry.sources.map((s) => s.path) },
-      classifier: { bundle: bundles.classifier.dir, sourceFormat: clsEntry.sourceFormat, sources: clsEntry.sources.map((s) => s.path) },
+      esm2: { bundle: bundles.esm2.dir, sourceFormat: esmEntry.sourceFormat, sources: rawFiles?.esm2 ?? esmEntry.sources.map((s) => s.path) },
+      'dnabert-s': { bundle: bundles.dnabert.dir, sourceFormat: dnaEntry.sourceFormat, sources: rawFiles?.['dnabert-s'] ?? dnaEntry.sources.map((s) => s.path) },
+      classifier: {
+        bundle: bundles.classifier.dir,
+        sourceFormat: clsEntry.sourceFormat,
+        sources: rawFiles?.classifier ?? clsEntry.sources.map((s) => s.path),
+        ...(published ? { published: published.id } : {}),
+      },
     },
   };
+}
+
+/**
+ * Refuses (or, with --allow-length-mismatch, warns about) a published classifier run with another `-e`
+ * than it was trained for. Returns the published classifier the bundle's classifier is, if any.
+ */
+function checkExpectedLength(choice: ModelChoice, entry: BundleModelEntry, bundle: OpenedBundle): PublishedClassifier | undefined {
+  const published = publishedClassifier(entry.sources[0] ?? {}, choice.publishedClassifiers);
+  if (!published || choice.expectedLength === undefined || published.expectedLength === choice.expectedLength) return published;
+  const src = (choice.bundle ? entry.sources[0]?.path : choice.classifier) ?? '';
+  const what = choice.bundle ? `${bundle.dir}: the bundle's classifier (${basename(src)})` : src;
+  const known = basename(src) === published.file ? '' : ` (${published.file})`;
+  const message = `${what} is VirNucPro's published classifier for -e ${published.expectedLength}${known}, not for -e ${choice.expectedLength}`;
+  if (!choice.allowLengthMismatch) {
+    throw new UsageError(message, {
+      hint: `use -e ${published.expectedLength}, or the classifier trained for ${choice.expectedLength} bp; --allow-length-mismatch runs it anyway`,
+    });
+  }
+  choice.warn?.(`warning: ${message}; running it anyway (--allow-length-mismatch)`);
+  return published;
 }
 
 /**

@@ -1,22 +1,40 @@
 /**
  * Planning: one streaming pass over the input FASTA that runs VirNucPro's
- * sequence stages (chunking, six-frame translation, frame selection) and cuts
- * the kept frames into shards of work on disk, sized by tokens. Memory holds
- * one shard at a time, whatever the input size.
+ * sequence stages (chunking, six-frame translation, frame selection), cuts the
+ * kept frames into shards of work on disk, sized by tokens, and checksums the
+ * input on the way (the run's fingerprint), so the input is read once. With
+ * `--keep-intermediate` the original's FASTA files are written in the same pass.
  *
  * Shards follow input order: frame i of the run is line (i - first frame of the
  * shard) of its shard file, so results can be streamed out in the original's
- * order without sorting. A record's frames may span two shards.
+ * order without sorting. A shard is closed as soon as it reaches the token
+ * budget, inside a record if need be, so a long record (a 3 Mb genome gives
+ * thousands of frames) is spread over several shards like any other work and
+ * memory holds at most one shard's frame token counts, whatever the record size.
+ *
+ * Public API: `planShards` (the pass itself), `planRun` (a fresh plan.json) and
+ * `replanDamaged` (the same files again into a damaged work folder; workdir.ts
+ * says when).
  */
 import { createHash } from 'node:crypto';
-import { readFasta } from '../io/fasta.js';
 import { FastaWriter } from '../io/fasta-writer.js';
+import { readFasta } from '../io/fasta.js';
 import { processRecordBytes } from '../seq/record.js';
-import { AtomicFileWriter, writeFileAtomic } from '../util/atomic.js';
+import { InputError } from '../util/errors.js';
+import { ChecksummedFileWriter } from '../util/hash.js';
 import type { Progress } from '../util/progress.js';
 import { holdPoint } from '../util/test-hold.js';
-import { formatShardInput, shardInputName, type ShardFrame } from './shard-files.js';
-import type { PlanCounts, PlannedShard, WorkDir } from './workdir.js';
+import { formatShardLine, shardInputName } from './shard-files.js';
+import {
+  describeDamage,
+  type PlanCounts,
+  type PlannedShard,
+  type RecordsFile,
+  type RunFingerprint,
+  type RunPlan,
+  type WorkDamage,
+  type WorkDir,
+} from './workdir.js';
 
 /** Why a record produced no frame; `ok` when it did. */
 export type RecordStatus = 'ok' | 'empty' | 'shorter_than_codon' | 'no_stop_free_frame';
@@ -66,9 +84,24 @@ export interface PlanOptions {
 export interface PlanResult {
   shards: PlannedShard[];
   counts: PlanCounts;
+  recordsFile: RecordsFile;
+  /** sha256 of the input file's bytes as read (compressed, if it is). */
+  inputSha256: string;
 }
 
-/** Writes records.tsv and the shard inputs into the (empty) work folder and returns the shard list. */
+/** The shard being filled: its file is written frame by frame and checksummed on the way. */
+interface OpenShard {
+  out: ChecksummedFileWriter;
+  index: number;
+  frames: number;
+  firstRecord: number;
+  lastRecord: number;
+  dnaTokens: number[];
+  proteinTokens: number[];
+  tokens: number;
+}
+
+/** Writes records.tsv and the shard inputs into the work folder (over any files there) and returns the shard list. */
 export async function planShards(options: PlanOptions): Promise<PlanResult> {
   const { workDir } = options;
   const shards: PlannedShard[] = [];
@@ -79,7 +112,7 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
     recordsWithoutFrames: { empty: 0, shorterThanCodon: 0, noStopFreeFrame: 0 },
     inputBytes: 0,
   };
-  const records = new AtomicFileWriter(workDir.recordsPath);
+  const records = new ChecksummedFileWriter(workDir.recordsPath);
   records.write(`${RECORDS_HEADER}\n`);
   const keep = options.intermediate
     ? [
@@ -88,51 +121,58 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
         new FastaWriter(options.intermediate.protein, { lineWidth: 0 }),
       ]
     : null;
+  const inputHash = createHash('sha256');
 
-  let pending: ShardFrame[] = [];
-  let pendingTokens = 0;
-  let dnaTokens: number[] = [];
-  let proteinTokens: number[] = [];
-  const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const index = shards.length + 1;
-    const text = formatShardInput(pending);
-    await writeFileAtomic(workDir.path(shardInputName(index)), text);
+  let shard: OpenShard | null = null;
+  // Synchronous (AtomicFileWriter), so a shard can be closed from inside processRecordBytes' sink.
+  const closeShard = (): void => {
+    if (!shard) return;
+    const s = shard;
+    shard = null;
     shards.push({
-      index,
-      frames: pending.length,
-      firstRecord: pending[0].recordIndex,
-      lastRecord: pending[pending.length - 1].recordIndex,
-      nucleotideTokens: dnaTokens.reduce((a, b) => a + b, 0),
-      proteinTokens: proteinTokens.reduce((a, b) => a + b, 0),
-      cost: options.shardCost(dnaTokens, proteinTokens),
-      inputSha256: createHash('sha256').update(text).digest('hex'),
+      index: s.index,
+      frames: s.frames,
+      firstRecord: s.firstRecord,
+      lastRecord: s.lastRecord,
+      nucleotideTokens: s.dnaTokens.reduce((a, b) => a + b, 0),
+      proteinTokens: s.proteinTokens.reduce((a, b) => a + b, 0),
+      cost: options.shardCost(s.dnaTokens, s.proteinTokens),
+      inputSha256: s.out.commit(),
     });
-    pending = [];
-    pendingTokens = 0;
-    dnaTokens = [];
-    proteinTokens = [];
   };
 
   let recordIndex = 0;
+  let heldAtPlan = false;
   const sink = {
     chunk: (id: string, seq: Uint8Array) => keep?.[0].write(id, seq),
     frame: (id: string, nt: Uint8Array, aa: Uint8Array) => {
-      const nucleotide = Buffer.from(nt.buffer, nt.byteOffset, nt.byteLength).toString('latin1');
-      const protein = Buffer.from(aa.buffer, aa.byteOffset, aa.byteLength).toString('latin1');
       keep?.[1].write(id, nt);
       keep?.[2].write(id, aa);
-      pending.push({ recordIndex, id, nucleotide, protein });
+      if (!shard) {
+        const index = shards.length + 1;
+        const out = new ChecksummedFileWriter(workDir.path(shardInputName(index)));
+        shard = { out, index, frames: 0, firstRecord: recordIndex, lastRecord: recordIndex, dnaTokens: [], proteinTokens: [], tokens: 0 };
+      }
+      const nucleotide = Buffer.from(nt.buffer, nt.byteOffset, nt.byteLength).toString('latin1');
+      const protein = Buffer.from(aa.buffer, aa.byteOffset, aa.byteLength).toString('latin1');
+      shard.out.write(formatShardLine({ recordIndex, id, nucleotide, protein }));
+      shard.frames++;
+      shard.lastRecord = recordIndex;
       const d = estimateDnaTokens(nt.length);
       const p = aa.length + 2;
-      dnaTokens.push(d);
-      proteinTokens.push(p);
-      pendingTokens += d + p;
+      shard.dnaTokens.push(d);
+      shard.proteinTokens.push(p);
+      shard.tokens += d + p;
+      if (shard.tokens >= options.shardTokens) closeShard();
     },
   };
   const progress = options.progress;
   try {
-    for await (const record of readFasta(options.input, { onProgress: (done) => progress?.update(done, `${counts.records} records`) })) {
+    const reading = readFasta(options.input, {
+      onProgress: (done) => progress?.update(done, `${counts.records} records`),
+      onRawChunk: (bytes) => inputHash.update(bytes),
+    });
+    for await (const record of reading) {
       recordIndex = counts.records++;
       counts.inputBytes += record.length;
       let status: RecordStatus = 'ok';
@@ -155,21 +195,70 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
       counts.chunks += c.chunks;
       counts.frames += c.frames;
       records.write(`${formatRecordRow({ index: recordIndex, id: record.id, length: record.length, chunks: c.chunks, frames: c.frames, status })}\n`);
-      // Flush between records once the budget is reached, so small records never straddle shards needlessly.
-      if (pendingTokens >= options.shardTokens) {
-        await flush();
-        if (shards.length === 1) await holdPoint('plan');
+      if (!heldAtPlan && shards.length > 0) {
+        heldAtPlan = true;
+        await holdPoint('plan');
       }
     }
-    await flush();
-    records.commit();
+    closeShard();
+    const recordsSha256 = records.commit();
     for (const w of keep ?? []) w.commit();
+    return { shards, counts, recordsFile: { sha256: recordsSha256, rows: counts.records }, inputSha256: inputHash.digest('hex') };
   } catch (e) {
+    (shard as OpenShard | null)?.out.abort();
     records.abort();
     for (const w of keep ?? []) w.abort();
     throw e;
   } finally {
     progress?.stop();
   }
-  return { shards, counts };
+}
+
+/** The fingerprint fields known before the input is read. */
+export type ParameterFingerprint = Omit<RunFingerprint, 'inputSha256'>;
+
+/** Plans the run from scratch into an emptied work folder and writes plan.json. */
+export async function planRun(options: PlanOptions, parameters: ParameterFingerprint): Promise<RunPlan> {
+  await options.workDir.reset();
+  const p = await planShards(options);
+  const plan: RunPlan = { fingerprint: { ...parameters, inputSha256: p.inputSha256 }, shards: p.shards, counts: p.counts, recordsFile: p.recordsFile };
+  await options.workDir.writePlan(plan);
+  return plan;
+}
+
+/**
+ * Plans a damaged work folder again from the same input and parameters (the
+ * caller checked the fingerprint), which rewrites the same files. Results of
+ * shards whose input was damaged are deleted first, since they may have been
+ * computed from the damaged file; the rest are kept when the shards come out the
+ * same, which deterministic planning guarantees (otherwise all are discarded).
+ */
+export async function replanDamaged(
+  options: PlanOptions,
+  previous: RunPlan,
+  damage: readonly WorkDamage[],
+  log: (line: string) => void,
+): Promise<RunPlan> {
+  const { workDir } = options;
+  const damagedShards = damage.flatMap((d) => (d.shard === undefined ? [] : [d.shard]));
+  log(
+    `work folder ${workDir.dir} is damaged (${describeDamage(damage)}): planning again from the input` +
+      (damagedShards.length > 0 ? `; the results of ${damagedShards.length} shard(s) with a damaged input are discarded` : ''),
+  );
+  await workDir.removeResults(damagedShards);
+  const p = await planShards(options);
+  if (p.inputSha256 !== previous.fingerprint.inputSha256) {
+    throw new InputError(`${options.input} changed while it was being read`, { hint: 'rerun once the file is no longer being written' });
+  }
+  const same =
+    p.shards.length === previous.shards.length &&
+    p.shards.every((s, i) => s.inputSha256 === previous.shards[i].inputSha256 && s.frames === previous.shards[i].frames);
+  if (!same) {
+    log('the new plan has different shards: discarding every previous result');
+    await workDir.removeResults('all');
+  }
+  await workDir.removeShardsAbove(p.shards.length);
+  const plan: RunPlan = { fingerprint: previous.fingerprint, shards: p.shards, counts: p.counts, recordsFile: p.recordsFile };
+  await workDir.writePlan(plan);
+  return plan;
 }

@@ -2,26 +2,28 @@
  * `virnucpro predict`, end to end:
  *
  *   models   resolve and check the three models (bundle, raw weights or demo)
- *   plan     stream the FASTA through chunking/translation into shard files (work/)
+ *   plan     stream the FASTA through chunking/translation into shard files (work/),
+ *            checksumming it on the way (the input is read once)
  *   compute  shards -> devices (scheduler): DNABERT-S + ESM-2 embeddings, classifier;
  *            each result written atomically as it arrives
  *   outputs  prediction_results.txt, prediction_results_highestscore.csv, summary.tsv,
  *            run.json (and the intermediate FASTA files / embeddings when asked)
  *
  * Resume: plan.json fingerprints the input and every result-changing parameter;
- * a shard is done exactly when its result file validates. Killing the run at any
+ * a shard is done exactly when its result file validates, and the work files are
+ * checked against plan.json before use (workdir.ts). Killing the run at any
  * point and resuming gives byte-identical outputs.
  */
 import { availableParallelism } from 'node:os';
-import { readdir, rm, stat, access } from 'node:fs/promises';
+import { stat, access } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { fastaStem } from '../io/paths.js';
-import { translateFile } from '../io/translate-files.js';
+import { translateFile, translateOutputPaths } from '../io/translate-files.js';
 import { Coordinator, type RunReport } from '../scheduler/coordinator.js';
 import { shardCost } from '../scheduler/cost.js';
+import { autoBatchTokens, sequenceBoundsForChunk } from '../scheduler/batch-size.js';
 import type { SchedulerSettings } from '../scheduler/cli-options.js';
 import type { ShardDescriptor } from '../scheduler/types.js';
 import { dashboardDefault, startMonitoring } from '../monitor/session.js';
@@ -32,12 +34,13 @@ import { TOOL_VERSION } from '../util/version.js';
 import { holdPoint } from '../util/test-hold.js';
 import { OUTPUT_FILES, writeOutputs, type FinalizeCounts } from './finalize.js';
 import { resolveModels, type ModelChoice, type ResolvedModels } from './models.js';
-import { estimateDnaTokens, planShards } from './plan.js';
+import { estimateDnaTokens, planRun, replanDamaged, type ParameterFingerprint, type PlanOptions } from './plan.js';
 import { sha256File } from '../util/hash.js';
 import { readShardResult, shardInputName, shardResultName, writeShardResult } from './shard-files.js';
 import { CALIBRATION_PROBE, type ShardPayload, type ShardWorkerInit, type ShardWorkerResult } from './shard-worker.js';
-import { assertResumable, outputDirExists, PLAN_FORMAT_VERSION, WorkDir, type RunFingerprint, type RunPlan } from './workdir.js';
+import { assertResumable, PLAN_FORMAT_VERSION, WorkDir, type PlanOnDisk, type RunPlan } from './workdir.js';
 import { pathExists } from '../util/fs.js';
+import { DEMO_WARNING_FILE, OutputDirectory, RUN_JSON } from './outdir.js';
 
 export const DEFAULT_BATCH_TOKENS = 4096;
 /** How ONNX Runtime, CUDA and V8 word an allocation failure. */
@@ -54,7 +57,8 @@ export interface PredictOptions {
   /** Set when the models are the built-in demo models: every output says so. */
   demoWarning?: string;
   threads?: number;
-  batchTokens?: number;
+  /** A number, or 'auto': from the memory of the run's GPUs (scheduler/batch-size.ts). */
+  batchTokens?: number | 'auto';
   shardTokens?: number;
   resume?: boolean;
   force?: boolean;
@@ -75,26 +79,26 @@ export interface PredictResult {
 }
 
 
-async function prepareOutDir(outDir: string, o: PredictOptions, log: (l: string) => void): Promise<void> {
-  if (!(await pathExists(outDir))) return;
-  const entries = await readdir(outDir).catch(() => {
-    throw new InputError(`${outDir} exists and is not a directory`);
-  });
-  if (entries.length === 0) return;
-  // A run that failed before finishing its plan (bad input, say) left nothing worth keeping.
-  if (entries.length === 1 && entries[0] === 'work' && !(await pathExists(join(outDir, 'work', 'plan.json')))) return;
-  if (o.force) {
-    log(`--force: removing the previous contents of ${outDir}`);
-    await rm(outDir, { recursive: true, force: true });
-    return;
+/**
+ * Refuses, at once, an input predict cannot use; returns its size. It must be a
+ * regular file: a resumed run reads it again to check it is the same input, so a
+ * pipe (which, read twice, would hang) or a directory is refused with exit code 2.
+ */
+async function checkInputFile(path: string): Promise<number> {
+  let info;
+  try {
+    info = await stat(path);
+    await access(path, fsConstants.R_OK);
+  } catch (e) {
+    throw new InputError(`${path}: cannot read the input file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  if (!o.resume) throw outputDirExists(outDir);
-}
-
-/** Leftover temporary files of killed writes in the output directory. */
-async function removeTemporaries(dir: string): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith('.') && n.endsWith('.tmp')).map((n) => rm(join(dir, n), { force: true })));
+  if (info.isDirectory()) throw new InputError(`${path} is a directory`, { hint: 'give the FASTA file itself (plain, gzip, bzip2, xz or zstd)' });
+  if (!info.isFile()) {
+    throw new InputError(`${path} is not a regular file (a pipe, socket or device)`, {
+      hint: 'save the sequences to a file first (e.g. `zcat reads.fa.gz > reads.fa`, or pass the compressed file itself): a run is resumable only from an input it can read again',
+    });
+  }
+  return info.size;
 }
 
 function handlerModulePath(): string {
@@ -103,7 +107,30 @@ function handlerModulePath(): string {
   return join(here, '..', here.endsWith('.ts') ? 'shard-worker.ts' : 'shard-worker.js');
 }
 
+/**
+ * Runs predict into its output directory (see outdir.ts for what may be in it and what
+ * --force/--resume may do there), which it holds locked from the moment it claims it
+ * until it returns or throws.
+ */
 export async function runPredict(o: PredictOptions): Promise<PredictResult> {
+  const out = new OutputDirectory({
+    outDir: o.outDir,
+    input: o.input,
+    expectedLength: o.expectedLength,
+    force: o.force,
+    resume: o.resume,
+    keepIntermediate: o.keepIntermediate,
+  });
+  try {
+    return await predictInto(o, out);
+  } catch (e) {
+    throw out.explain(e);
+  } finally {
+    out.release();
+  }
+}
+
+async function predictInto(o: PredictOptions, out: OutputDirectory): Promise<PredictResult> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const t0 = performance.now();
   const stages: Record<string, number> = {};
@@ -116,23 +143,20 @@ export async function runPredict(o: PredictOptions): Promise<PredictResult> {
     }
   };
 
-  try {
-    await access(o.input, fsConstants.R_OK);
-  } catch (e) {
-    throw new InputError(`${o.input}: cannot read the input file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const inputBytes = await checkInputFile(o.input);
   if (![300, 500].includes(o.expectedLength)) log(`note: VirNucPro's classifiers were trained for -e 300 and -e 500; using ${o.expectedLength}`);
-  const outDir = resolve(o.outDir ?? `${fastaStem(o.input)}_virnucpro`);
-  await prepareOutDir(outDir, o, log);
+  const outDir = out.dir;
+  await out.check();
   if (o.demoWarning) log(o.demoWarning);
 
-  const models = await stage('models', () => resolveModels({ ...o.models, log: o.verbose ? log : undefined }));
-  const batchTokens = o.batchTokens ?? DEFAULT_BATCH_TOKENS;
+  const models = await stage('models', () => resolveModels({ ...o.models, expectedLength: o.expectedLength, log: o.verbose ? log : undefined, warn: log }));
+  // Only now, with the input and the models checked, may --force remove the previous outputs.
+  await out.claim(log);
+  const batchTokens = o.batchTokens === 'auto' ? await autoBatchTokensFor(o, models, out.dir, log) : (o.batchTokens ?? DEFAULT_BATCH_TOKENS);
   const shardTokens = o.shardTokens ?? DEFAULT_SHARD_TOKENS;
-  const inputSha256 = await stage('hash', () => sha256File(o.input));
-  const fingerprint: RunFingerprint = {
+  // The input's sha256 is added as it is planned (one pass), or by a hash pass when resuming.
+  const parameters: ParameterFingerprint = {
     planFormat: PLAN_FORMAT_VERSION,
-    inputSha256,
     expectedLength: o.expectedLength,
     modelsSha256: models.sha256,
     precision: models.precision,
@@ -142,23 +166,32 @@ export async function runPredict(o: PredictOptions): Promise<PredictResult> {
   const costOf = (dna: number[], prot: number[]) =>
     shardCost({ dnaTokens: dna, proteinTokens: prot }, { dnabert: models.configs.dnabert, esm2: models.configs.esm2 });
 
-  // ---- plan (or pick up the interrupted run's plan)
+  // ---- plan (or pick up the interrupted run's plan; workdir.ts says what happens to a damaged one)
   const workDir = new WorkDir(outDir);
-  let plan: RunPlan | null = o.resume ? await workDir.readPlan() : null;
-  if (plan) {
-    assertResumable(plan.fingerprint, fingerprint, outDir);
+  const intermediate = translateOutputPaths(o.input, o.expectedLength, outDir);
+  const planOptions = (): PlanOptions => ({
+    input: o.input,
+    expectedLength: o.expectedLength,
+    workDir,
+    shardTokens,
+    shardCost: costOf,
+    intermediate: o.keepIntermediate ? intermediate : undefined,
+    progress: createProgress({ label: 'plan', total: inputBytes, unit: 'bytes', quiet: o.quiet }),
+  });
+  const found: PlanOnDisk = o.resume ? await workDir.readPlan() : { state: 'missing' };
+  if (o.resume) await out.removeTemporaries();
+  let plan: RunPlan;
+  if (found.state === 'found') {
+    const inputSha256 = await stage('hash', () => sha256File(o.input));
+    assertResumable(found.plan.fingerprint, { ...parameters, inputSha256 }, outDir);
     await workDir.removeTemporaries();
-    await removeTemporaries(outDir);
     log(`resuming the run in ${outDir}`);
+    const damage = await stage('verify', () => workDir.findDamage(found.plan));
+    plan = damage.length === 0 ? found.plan : await stage('plan', () => replanDamaged(planOptions(), found.plan, damage, log));
   } else {
-    if (o.resume) log(`nothing to resume in ${outDir} (the run had not finished planning): starting from the beginning`);
-    await workDir.reset();
-    const progress = createProgress({ label: 'plan', total: (await stat(o.input)).size, unit: 'bytes', quiet: o.quiet });
-    const p = await stage('plan', () =>
-      planShards({ input: o.input, expectedLength: o.expectedLength, workDir, shardTokens, shardCost: costOf, progress }),
-    );
-    plan = { fingerprint, shards: p.shards, counts: p.counts };
-    await workDir.writePlan(plan);
+    if (found.state === 'unreadable') log(`${workDir.planPath} is damaged (${found.reason}): planning again, previous results discarded`);
+    else if (o.resume) log(`nothing to resume in ${outDir} (the run had not finished planning): starting from the beginning`);
+    plan = await stage('plan', () => planRun(planOptions(), parameters));
   }
   const counts = plan.counts;
   log(
@@ -181,7 +214,7 @@ export async function runPredict(o: PredictOptions): Promise<PredictResult> {
     }
     const reason = check.ok ? 'no saved features' : check.reason;
     if (o.resume && reason !== 'missing') log(`shard ${s.index}: previous result not reused (${reason}); recomputing`);
-    const payload: ShardPayload = { shard: s.index, inputPath: workDir.path(shardInputName(s.index)) };
+    const payload: ShardPayload = { shard: s.index, inputPath: workDir.path(shardInputName(s.index)), inputSha256: s.inputSha256 };
     pending.push({ id: `shard-${s.index}`, cost: s.cost, payload, tokens: s.nucleotideTokens + s.proteinTokens, sequences: s.frames });
   }
   if (reused > 0) log(`${reused} shard(s) already done, ${pending.length} to compute`);
@@ -205,15 +238,16 @@ export async function runPredict(o: PredictOptions): Promise<PredictResult> {
         banner: o.demoWarning,
       }),
     );
-    if (o.keepIntermediate) {
+    // Written while planning; a resumed run planned without --keep-intermediate needs one more pass.
+    if (o.keepIntermediate && !(await Promise.all(Object.values(intermediate).map(pathExists))).every(Boolean)) {
       await stage('intermediate', () => translateFile({ input: o.input, expectedLength: o.expectedLength, outDir }));
     }
   }
 
   const wallS = (performance.now() - t0) / 1000;
   const runJson = buildRunJson(o, outDir, models, plan, report, finalCounts, complete, stages, wallS, { batchTokens, shardTokens, reused });
-  await writeFileAtomic(join(outDir, 'run.json'), JSON.stringify(runJson, null, 2) + '\n');
-  if (o.demoWarning) await writeFileAtomic(join(outDir, 'DEMO_MODELS_WARNING.txt'), `${o.demoWarning}\n`);
+  await writeFileAtomic(join(outDir, RUN_JSON), JSON.stringify(runJson, null, 2) + '\n');
+  if (o.demoWarning) await writeFileAtomic(join(outDir, DEMO_WARNING_FILE), `${o.demoWarning}\n`);
 
   if (!complete) {
     const failed = report!.failed.map((f) => `${f.id} (${f.errors.at(-1) ?? 'worker died'})`).join(', ');
@@ -321,6 +355,7 @@ function buildRunJson(
       expected_length: o.expectedLength,
       min_score: o.minScore ?? 0.5,
       batch_tokens: extra.batchTokens,
+      batch_tokens_auto: o.batchTokens === 'auto',
       shard_tokens: extra.shardTokens,
       threads: o.threads ?? null,
       precision: models.precision,
@@ -368,6 +403,24 @@ function buildRunJson(
     failed_shards: report?.failed ?? [],
     outputs: complete ? Object.values(OUTPUT_FILES).filter((f) => f !== OUTPUT_FILES.embeddings || o.saveEmbeddings) : [],
   };
+}
+
+/**
+ * `--batch-tokens auto`: one value for the whole run, from its devices' memory (batch-size.ts says
+ * why not one per device). A resumed run keeps the value the interrupted run planned with, so that
+ * its results stay identical even when it resumes on other devices.
+ */
+async function autoBatchTokensFor(o: PredictOptions, models: ResolvedModels, outDir: string, log: (line: string) => void): Promise<number> {
+  if (o.resume) {
+    const found = await new WorkDir(outDir).readPlan();
+    if (found.state === 'found') return found.plan.fingerprint.batchTokens;
+  }
+  const pick = autoBatchTokens(o.scheduler.devices, { esm2: models.configs.esm2, dnabert: models.configs.dnabert, precision: models.precision }, sequenceBoundsForChunk(o.expectedLength));
+  const d = pick.limitedBy;
+  const why = d.kind === 'cuda' ? `what ${d.id} (${d.name}, ${((d.memoryMiB ?? 0) / 1024).toFixed(1)} GiB) holds` : `the default: ${d.id} is one of the run's devices`;
+  log(`--batch-tokens auto: ${pick.tokens} padded tokens per batch (${why})`);
+  if (!pick.fits) log(`warning: the models (${models.precision}) may not fit in the memory of ${d.id}; use --precision fp16 or a larger GPU if the run runs out of memory`);
+  return pick.tokens;
 }
 
 function round(x: number): number {

@@ -5,6 +5,7 @@
  *   run: one line per stop-free frame, `recordIndex \t frameId \t nucleotide \t protein`,
  *   in input order. Workers read it by path, so shard data never travels over IPC
  *   and a worker on another machine with the same filesystem could read it too.
+ *   plan.json records its sha256; a resumed run and the final outputs check it.
  *
  * - the shard RESULT (`shard-NNNNNN.result`), written by the parent when a worker
  *   returns: a self-validating binary file
@@ -22,9 +23,9 @@
  * are the merged vectors (DNABERT-S mean first, then ESM-2 mean), row i belonging to
  * line i of the shard input.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic.js';
+import { sha256Hex } from '../util/hash.js';
 
 export interface ShardFrame {
   /** Index of the input record (0-based, input order) the frame comes from. */
@@ -43,9 +44,14 @@ export function shardResultName(index: number): string {
   return `shard-${String(index).padStart(6, '0')}.result`;
 }
 
+/** One line of a shard input (with its newline). */
+export function formatShardLine(f: ShardFrame): string {
+  return `${f.recordIndex}\t${f.id}\t${f.nucleotide}\t${f.protein}\n`;
+}
+
 export function formatShardInput(frames: readonly ShardFrame[]): string {
   let out = '';
-  for (const f of frames) out += `${f.recordIndex}\t${f.id}\t${f.nucleotide}\t${f.protein}\n`;
+  for (const f of frames) out += formatShardLine(f);
   return out;
 }
 
@@ -62,8 +68,19 @@ export function parseShardInput(text: string, path: string): ShardFrame[] {
   return frames;
 }
 
-export async function readShardInput(path: string): Promise<ShardFrame[]> {
-  return parseShardInput(await readFile(path, 'utf8'), path);
+/** The frames of a shard input, or why it is not the file the plan wrote. */
+export type ShardInputCheck = { ok: true; frames: ShardFrame[] } | { ok: false; reason: string };
+
+/** Reads a shard input and checks it against the sha256 plan.json recorded for it. */
+export async function readCheckedShardInput(path: string, sha256: string): Promise<ShardInputCheck> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch {
+    return { ok: false, reason: 'missing' };
+  }
+  if (sha256Hex(bytes) !== sha256) return { ok: false, reason: 'modified since it was planned (checksum mismatch)' };
+  return { ok: true, frames: parseShardInput(bytes.toString('utf8'), path) };
 }
 
 export interface ShardResult {
@@ -93,7 +110,7 @@ export function encodeShardResult(r: ShardResult): Buffer {
     frames: r.frames,
     classes: r.classes,
     featureDim: r.features ? r.featureDim : 0,
-    bodySha256: createHash('sha256').update(body).digest('hex'),
+    bodySha256: sha256Hex(body),
   };
   return Buffer.concat([MAGIC, Buffer.from(JSON.stringify(header) + '\n', 'utf8'), body]);
 }
@@ -123,7 +140,7 @@ export function decodeShardResult(buf: Buffer, expect: { shard: number; frames: 
   const body = Buffer.from(buf.subarray(nl + 1));
   const want = 4 * h.frames * (h.classes + h.featureDim);
   if (body.byteLength !== want) return { ok: false, reason: `body is ${body.byteLength} bytes, expected ${want}` };
-  if (createHash('sha256').update(body).digest('hex') !== h.bodySha256) return { ok: false, reason: 'checksum mismatch' };
+  if (sha256Hex(body) !== h.bodySha256) return { ok: false, reason: 'checksum mismatch' };
   const f32 = new Float32Array(body.buffer, body.byteOffset, body.byteLength / 4);
   const nProb = h.frames * h.classes;
   return {

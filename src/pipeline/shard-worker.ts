@@ -10,9 +10,10 @@
  * batching inside a shard depends only on the shard's sequences and the token
  * budget, which is part of the run's fingerprint.
  */
-import type { ShardHandler, WorkerDevice } from '../scheduler/protocol.js';
+import type { ErrorKind, ShardHandler, WorkerDevice } from '../scheduler/protocol.js';
 import { Classifier, DnabertEmbedder, Esm2Embedder } from '../runtime/embedders.js';
-import { readShardInput, type ShardResult } from './shard-files.js';
+import { isPermanentDeviceError, ModelsOnDevice } from '../runtime/device-failures.js';
+import { readCheckedShardInput, type ShardResult } from './shard-files.js';
 import { failShardPoint } from '../util/test-hold.js';
 
 export interface ShardWorkerInit {
@@ -22,7 +23,7 @@ export interface ShardWorkerInit {
   threads?: number;
   batchTokens: number;
   saveEmbeddings: boolean;
-  /** Fall back to the CPU, with a logged line, when a GPU provider cannot start. */
+  /** Fall back to the CPU, with a logged line, when a GPU provider cannot start or cannot run the models. */
   allowCpuFallback: boolean;
   /** Estimated cost (FLOPs) of CALIBRATION_PROBE, so calibrate() reports cost units per second. */
   probeCost: number;
@@ -39,6 +40,8 @@ export const CALIBRATION_PROBE = {
 export interface ShardPayload {
   shard: number;
   inputPath: string;
+  /** plan.json's checksum of the shard input: a file changed after planning is refused, never computed. */
+  inputSha256: string;
 }
 
 /** What a worker returns for a shard: exactly the result file's content (shard-files.ts). */
@@ -66,6 +69,37 @@ export function mergeFeatures(dna: readonly Float32Array[], esm: readonly Float3
   return { features, dim };
 }
 
+/**
+ * The scheduler retires a device at once on a 'permanent' error instead of retrying its shards there:
+ * a device that cannot run the models (after the CPU fallback, when allowed) fails every shard alike.
+ */
+export function classifyError(error: unknown): ErrorKind {
+  return isPermanentDeviceError(error) ? 'permanent' : 'transient';
+}
+
+interface ShardModels {
+  dnabert: DnabertEmbedder;
+  esm2: Esm2Embedder;
+  classifier: Classifier;
+}
+
+/**
+ * Finite weights can still give NaN or infinite scores (fp16 activations that overflow, a provider
+ * bug). Such a score would print as `nan` and read as non_virus: the shard fails instead, naming
+ * the frame, and is retried or reported like any other failure.
+ */
+export function assertFiniteScores(probabilities: Float32Array, frames: ReadonlyArray<{ id: string }>, deviceId: string): void {
+  const classes = probabilities.length / Math.max(1, frames.length);
+  for (let i = 0; i < probabilities.length; i++) {
+    if (!Number.isFinite(probabilities[i])) {
+      throw new Error(
+        `the classifier gave a non-finite score (${probabilities[i]}) for frame ${frames[Math.floor(i / classes)]?.id} on ${deviceId}; ` +
+          'with --precision fp16 try fp32, or run on another device',
+      );
+    }
+  }
+}
+
 export async function createShardHandler(init: ShardWorkerInit, device: WorkerDevice): Promise<ShardHandler> {
   // The three model sessions report the same device fallback: say it once.
   const said = new Set<string>();
@@ -74,34 +108,45 @@ export async function createShardHandler(init: ShardWorkerInit, device: WorkerDe
     said.add(line);
     process.stderr.write(`[${device.id}] ${line}\n`);
   };
-  const opts = {
-    device: runtimeDevice(device),
-    threads: init.threads,
-    batchTokens: init.batchTokens,
+  const open = async (runtime: string): Promise<ShardModels> => {
+    const opts = { device: runtime, threads: init.threads, batchTokens: init.batchTokens, allowCpuFallback: init.allowCpuFallback, log };
+    const dnabert = await DnabertEmbedder.create(init.models.dnabert, opts);
+    const esm2 = await Esm2Embedder.create(init.models.esm2, opts);
+    const classifier = await Classifier.create(init.models.classifier, opts);
+    return { dnabert, esm2, classifier };
+  };
+  // Some provider gaps only show when a session first runs (an op the provider lacks); ModelsOnDevice
+  // turns those into the CPU fallback when allowed, else into an error naming the fix.
+  const models = await ModelsOnDevice.open(runtimeDevice(device), {
+    open,
+    close: async (m) => void (await Promise.all([m.dnabert.close(), m.esm2.close(), m.classifier.close()])),
+    deviceOf: (m) => [m.dnabert.device, m.esm2.device, m.classifier.device].find((d) => d !== 'cpu') ?? 'cpu',
     allowCpuFallback: init.allowCpuFallback,
     log,
-  };
-  const dnabert = await DnabertEmbedder.create(init.models.dnabert, opts);
-  const esm2 = await Esm2Embedder.create(init.models.esm2, opts);
-  const classifier = await Classifier.create(init.models.classifier, opts);
+  });
 
-  async function compute(nucleotides: string[], proteins: string[]): Promise<{ probabilities: Float32Array; features: Float32Array; dim: number }> {
-    const dna = await dnabert.embed(nucleotides);
-    const esm = await esm2.embed(proteins);
-    const { features, dim } = mergeFeatures(dna, esm);
-    const probabilities = await classifier.classify(features, nucleotides.length);
-    return { probabilities, features, dim };
+  function compute(nucleotides: string[], proteins: string[]): Promise<{ probabilities: Float32Array; features: Float32Array; dim: number }> {
+    return models.run(async ({ dnabert, esm2, classifier }) => {
+      const dna = await dnabert.embed(nucleotides);
+      const esm = await esm2.embed(proteins);
+      const { features, dim } = mergeFeatures(dna, esm);
+      const probabilities = await classifier.classify(features, nucleotides.length);
+      return { probabilities, features, dim };
+    });
   }
 
   return {
     async handle(payload: unknown): Promise<ShardWorkerResult> {
       const p = payload as ShardPayload;
       failShardPoint(p.shard);
-      const frames = await readShardInput(p.inputPath);
+      const input = await readCheckedShardInput(p.inputPath, p.inputSha256);
+      if (!input.ok) throw new Error(`${p.inputPath}: shard input ${input.reason}; rerun with --resume to plan it again`);
+      const frames = input.frames;
       const out = await compute(
         frames.map((f) => f.nucleotide),
         frames.map((f) => f.protein),
       );
+      assertFiniteScores(out.probabilities, frames, device.id);
       return {
         shard: p.shard,
         frames: frames.length,
@@ -120,8 +165,6 @@ export async function createShardHandler(init: ShardWorkerInit, device: WorkerDe
       const seconds = (performance.now() - t0) / 1000;
       return init.probeCost / Math.max(seconds, 1e-6);
     },
-    async close(): Promise<void> {
-      await Promise.all([dnabert.close(), esm2.close(), classifier.close()]);
-    },
+    close: () => models.close(),
   };
 }

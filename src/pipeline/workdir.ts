@@ -3,21 +3,40 @@
  * resumable:
  *
  *   plan.json              written once, atomically, after the input was cut into shards:
- *                          the run's fingerprint, the shard list and the counts
- *   records.tsv            one line per input record (index, id, length, chunks, frames)
+ *                          the run's fingerprint, the shard list (with each shard input's
+ *                          sha256), the counts, and the sha256 and row count of records.tsv
+ *   records.tsv            one line per input record (index, id, length, chunks, frames, status)
  *   shard-NNNNNN.tsv       shard inputs (see shard-files.ts)
  *   shard-NNNNNN.result    shard results, each written atomically when its shard finishes
  *
  * A run that died before plan.json exists is planned again from scratch (planning is
  * deterministic, so it produces the same shards). After that, a shard counts as done
  * exactly when its result file validates, so nothing is lost or computed twice.
+ *
+ * Damage (a file of the work folder edited, truncated or deleted by hand or by a
+ * failing disk) is never used silently. On `--resume`, after the fingerprint matched
+ * (same input bytes, same parameters):
+ *   - plan.json unreadable: planned again from scratch, every result discarded (without
+ *     the plan nothing says which shard a result belongs to);
+ *   - records.tsv or shard inputs missing or not matching plan.json's sha256: logged, then
+ *     planned again from the input into the same folder, which rewrites the same files.
+ *     Results of shards whose input was damaged are deleted first (they may have been
+ *     computed from the damaged file); the others are kept, as long as the new plan has the
+ *     same shards (otherwise every result is discarded). A re-plan never shortens anything:
+ *     it is the whole input again.
+ * When the outputs are written, records.tsv (sha256 and row count) and each shard input
+ * are checked again as they are read, so damage done while the run was computing stops
+ * the run with exit code 2 before any output appears; `--resume` then repairs it as above.
  */
 import { readFile, rm, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { sha256File } from '../util/hash.js';
+import { shardInputName, shardResultName } from './shard-files.js';
 
-export const PLAN_FORMAT_VERSION = 1;
+/** 2: records.tsv checksummed, shards cut inside records. A plan of another format is not resumed. */
+export const PLAN_FORMAT_VERSION = 2;
 
 /**
  * Everything that changes the numbers a run produces. `--resume` refuses when any of
@@ -58,11 +77,33 @@ export interface PlanCounts {
   inputBytes: number;
 }
 
+/** What records.tsv must be when it is read back. */
+export interface RecordsFile {
+  sha256: string;
+  /** Data rows (the header line not counted); equals counts.records. */
+  rows: number;
+}
+
 export interface RunPlan {
   fingerprint: RunFingerprint;
   shards: PlannedShard[];
   counts: PlanCounts;
+  recordsFile: RecordsFile;
 }
+
+/** plan.json as found on disk. */
+export type PlanOnDisk = { state: 'missing' } | { state: 'unreadable'; reason: string } | { state: 'found'; plan: RunPlan };
+
+/** A file of the work folder that is not what plan.json says it is. */
+export interface WorkDamage {
+  file: string;
+  /** Set for a shard input. */
+  shard?: number;
+  reason: 'missing' | 'modified';
+}
+
+const RESULT_FILE = /^shard-(\d+)\.result$/;
+const SHARD_FILE = /^shard-(\d+)\.(tsv|result)$/;
 
 export class WorkDir {
   readonly dir: string;
@@ -79,19 +120,65 @@ export class WorkDir {
     return join(this.dir, name);
   }
 
-  async readPlan(): Promise<RunPlan | null> {
+  async readPlan(): Promise<PlanOnDisk> {
     let text: string;
     try {
       text = await readFile(this.planPath, 'utf8');
     } catch {
-      return null;
+      return { state: 'missing' };
     }
+    let plan: RunPlan;
     try {
-      return JSON.parse(text) as RunPlan;
+      plan = JSON.parse(text) as RunPlan;
     } catch {
-      // plan.json is written atomically, so this is outside damage: plan again.
-      return null;
+      // plan.json is written atomically, so this is outside damage.
+      return { state: 'unreadable', reason: 'not valid JSON' };
     }
+    if (typeof plan?.fingerprint !== 'object' || plan.fingerprint === null) return { state: 'unreadable', reason: 'no fingerprint' };
+    // Another format: returned as found, so that the fingerprint check names the difference.
+    if (plan.fingerprint.planFormat !== PLAN_FORMAT_VERSION) return { state: 'found', plan };
+    const shardsOk =
+      Array.isArray(plan.shards) &&
+      plan.shards.every((s, i) => s?.index === i + 1 && Number.isInteger(s.frames) && typeof s.inputSha256 === 'string');
+    if (!shardsOk) return { state: 'unreadable', reason: 'malformed shard list' };
+    if (typeof plan.recordsFile?.sha256 !== 'string' || plan.recordsFile.rows !== plan.counts?.records) {
+      return { state: 'unreadable', reason: 'malformed records.tsv entry' };
+    }
+    return { state: 'found', plan };
+  }
+
+  /** The plan's files (records.tsv, every shard input) that are missing or differ from their recorded sha256. */
+  async findDamage(plan: RunPlan): Promise<WorkDamage[]> {
+    const damage: WorkDamage[] = [];
+    const check = async (file: string, sha256: string, shard?: number): Promise<void> => {
+      let actual: string;
+      try {
+        actual = await sha256File(this.path(file));
+      } catch {
+        damage.push({ file, shard, reason: 'missing' });
+        return;
+      }
+      if (actual !== sha256) damage.push({ file, shard, reason: 'modified' });
+    };
+    await check('records.tsv', plan.recordsFile.sha256);
+    for (const s of plan.shards) await check(shardInputName(s.index), s.inputSha256, s.index);
+    return damage;
+  }
+
+  /** Deletes the result files of the given shards, or every result file. */
+  async removeResults(shards: Iterable<number> | 'all'): Promise<void> {
+    const names = shards === 'all' ? (await this.names()).filter((n) => RESULT_FILE.test(n)) : [...shards].map(shardResultName);
+    await Promise.all(names.map((n) => rm(this.path(n), { force: true })));
+  }
+
+  /** Deletes shard inputs and results numbered above `count` (left by a plan that had more shards). */
+  async removeShardsAbove(count: number): Promise<void> {
+    const stale = (await this.names()).filter((n) => Number(SHARD_FILE.exec(n)?.[1] ?? 0) > count);
+    await Promise.all(stale.map((n) => rm(this.path(n), { force: true })));
+  }
+
+  private async names(): Promise<string[]> {
+    return readdir(this.dir).catch(() => [] as string[]);
   }
 
   async writePlan(plan: RunPlan): Promise<void> {
@@ -106,12 +193,7 @@ export class WorkDir {
 
   /** Removes leftover temporary files from a run that was killed mid-write. */
   async removeTemporaries(): Promise<void> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch {
-      return;
-    }
+    const names = await this.names();
     await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => rm(join(this.dir, n), { force: true })));
   }
 }
@@ -129,8 +211,13 @@ export function fingerprintDifferences(a: RunFingerprint, b: RunFingerprint): st
 export function assertResumable(previous: RunFingerprint, now: RunFingerprint, outDir: string): void {
   const diffs = fingerprintDifferences(previous, now);
   if (diffs.length === 0) return;
-  const what = diffs.some((d) => d.startsWith('inputSha256')) ? 'the input file changed' : 'the parameters changed';
-  throw new UsageError(`cannot resume the run in ${outDir}: ${what} since it was started:\n  ${diffs.join('\n  ')}`, {
+  const what =
+    previous.planFormat !== now.planFormat
+      ? 'it was planned by another version of virnucpro'
+      : diffs.some((d) => d.startsWith('inputSha256'))
+        ? 'the input file changed since it was started'
+        : 'the parameters changed since it was started';
+  throw new UsageError(`cannot resume the run in ${outDir}: ${what}:\n  ${diffs.join('\n  ')}`, {
     hint: 'rerun with the original input and parameters, or use --force to start over (discarding the finished shards)',
   });
 }
@@ -140,4 +227,17 @@ export function outputDirExists(outDir: string): InputError {
   return new InputError(`output directory ${outDir} already exists`, {
     hint: 'use --resume to continue an interrupted run there, --force to overwrite it, or -o to choose another directory',
   });
+}
+
+/** A file of the work folder changed while the run was using it. */
+export function workFolderDamaged(dir: string, what: string): InputError {
+  return new InputError(`work folder ${dir} is damaged: ${what}; no output was written`, {
+    hint: 'rerun the same command with --resume: it repairs the work folder and recomputes only the shards affected',
+  });
+}
+
+/** One line listing damaged files (the first few). */
+export function describeDamage(damage: readonly WorkDamage[]): string {
+  const shown = damage.slice(0, 5).map((d) => `${d.file} ${d.reason}`);
+  return shown.join(', ') + (damage.length > 5 ? `, and ${damage.length - 5} more` : '');
 }

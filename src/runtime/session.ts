@@ -9,7 +9,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import { availableParallelism } from 'node:os';
-import { ResourceError, UsageError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
+import { DeviceUnusableError, ortErrorSummary } from './device-failures.js';
 
 // We report provider failures ourselves (ResourceError / logged fallback); ORT's own
 // error-level log lines for them would only repeat that on stderr.
@@ -70,7 +71,8 @@ function sessionOptions(d: Device, threads: number | undefined): ort.InferenceSe
     intraOpNumThreads: threads ?? availableParallelism(),
     interOpNumThreads: 1,
     executionMode: 'sequential',
-    logSeverityLevel: 3,
+    // Fatal only: errors reach us as exceptions, which we report once with a hint.
+    logSeverityLevel: 4,
   };
 }
 
@@ -81,17 +83,17 @@ export async function openSession(modelPath: string, options: SessionOptions = {
     return { session: await ort.InferenceSession.create(modelPath, sessionOptions(device, options.threads)), device };
   } catch (e) {
     if (device.kind === 'cpu' || !isProviderFailure(e)) throw e;
-    const why = firstLine((e as Error).message);
+    const why = ortErrorSummary(e);
     if (!options.allowCpuFallback) {
-      throw new ResourceError(`device ${deviceName(device)} is not usable: ${why}`, {
+      throw new DeviceUnusableError(`device ${deviceName(device)} is not usable: ${why}`, {
         hint:
           device.kind === 'cuda'
-            ? 'install the CUDA provider libraries (npm install --onnxruntime-node-install=cuda12, see README "GPUs"), or run with --device cpu'
-            : 'WebGPU needs a Vulkan-capable GPU and driver; run with --device cpu',
+            ? 'install the CUDA provider libraries (npm install --onnxruntime-node-install=cuda12, see README "GPUs"), or run with --device cpu or --allow-cpu-fallback'
+            : 'WebGPU needs a Vulkan-capable GPU and driver; run with --device cpu or --allow-cpu-fallback',
         cause: e,
       });
     }
-    options.log?.(`device ${deviceName(device)} is not usable (${why}); falling back to cpu`);
+    options.log?.(`warning: device ${deviceName(device)} is not usable (${why}); falling back to cpu`);
     const cpu: Device = { kind: 'cpu', index: 0 };
     return { session: await ort.InferenceSession.create(modelPath, sessionOptions(cpu, options.threads)), device: cpu };
   }
@@ -101,8 +103,4 @@ export async function openSession(modelPath: string, options: SessionOptions = {
 function isProviderFailure(e: unknown): boolean {
   const m = String((e as Error)?.message ?? e);
   return /shared library|No supported adapters|adapter|CUDA|cuda|provider|webgpu|WebGPU|device/i.test(m);
-}
-
-function firstLine(s: string): string {
-  return s.split('\n')[0].slice(0, 300);
 }

@@ -5,9 +5,11 @@
  * coordinator options.
  */
 import { Option, type Command } from 'commander';
+import { availableParallelism } from 'node:os';
 import { UsageError } from '../util/errors.js';
 import type { CoordinatorOptions } from './coordinator.js';
-import { detectNvidiaGpus, parseWeights, resolveDevices, type DetectedGpu } from './devices.js';
+import { defaultDevices, describeSkipped, detectNvidiaGpus, parseWeights, resolveDevices, type CudaProbe, type DetectedGpu } from './devices.js';
+import { parseStealInterval, STEAL_INTERVAL_S } from './limits.js';
 import type { DeviceSpec } from './types.js';
 
 /** The flags as commander parses them. */
@@ -35,7 +37,7 @@ export interface SchedulerSettings {
 
 export function addDeviceOptions(cmd: Command): Command {
   return cmd
-    .option('--devices <list>', 'devices to run on: cuda:0,cuda:1 | cuda | webgpu:0 | cpu | cpu:3 (three CPU workers); default: every GPU, else the CPU')
+    .option('--devices <list>', 'devices to run on: cuda:0,cuda:1 | cuda | webgpu | cpu | cpu:3 (three CPU workers); default: every GPU whose CUDA provider starts, else the CPU')
     .option('--gpus <ids>', 'CUDA GPUs by physical ID, e.g. 0,2 (same as --devices cuda:0,cuda:2)');
 }
 
@@ -44,23 +46,34 @@ export function addSchedulerOptions(cmd: Command): Command {
     .option('--work-stealing', 'idle devices take queued shards from the most loaded device', false)
     .option('--gpu-weighted', 'assign shards in proportion to device capability (calibration, else the built-in GPU table)', false)
     .option('--gpu-weights <list>', 'explicit capability weights, one per device, e.g. 1,1.5 (implies --gpu-weighted)')
-    .option('--steal-interval <seconds>', 'seconds between rebalancing checks', '3.0')
+    .option('--steal-interval <seconds>', `seconds between rebalancing checks (${STEAL_INTERVAL_S.min} to ${STEAL_INTERVAL_S.max})`, '3.0')
     .option('--no-calibrate', 'with --gpu-weighted, use the built-in GPU table instead of a calibration run')
     .addOption(new Option('--show-gpu-dashboard', 'show the live device dashboard (default: with more than one device on a terminal)'))
     .addOption(new Option('--no-gpu-dashboard', 'never show the device dashboard'));
 }
 
+/**
+ * `cores` caps the CPU workers (limits.ts); default: this machine's. Without --devices/--gpus the
+ * GPUs whose CUDA provider starts are used (probed), else the CPU; `log` hears which GPUs were left
+ * out, why and how to enable them.
+ */
 export async function schedulerSettingsFrom(
   flags: SchedulerFlags,
   detect: () => Promise<DetectedGpu[]> = () => detectNvidiaGpus(),
+  cores: number = availableParallelism(),
+  defaults: { probe?: CudaProbe; log?: (line: string) => void } = {},
 ): Promise<SchedulerSettings> {
-  const devices = resolveDevices({ devices: flags.devices, gpus: flags.gpus }, await detect());
-  const stealIntervalS = Number(flags.stealInterval ?? '3');
-  if (!Number.isFinite(stealIntervalS) || stealIntervalS <= 0) {
-    throw new UsageError(`--steal-interval: '${flags.stealInterval}' must be a positive number of seconds`);
-  }
+  const stealIntervalS = parseStealInterval(flags.stealInterval ?? '3');
   if (flags.showGpuDashboard && flags.gpuDashboard === false) {
     throw new UsageError('--show-gpu-dashboard and --no-gpu-dashboard contradict each other');
+  }
+  let devices: DeviceSpec[];
+  if (flags.devices === undefined && flags.gpus === undefined) {
+    const chosen = await defaultDevices(await detect(), defaults.probe);
+    for (const line of describeSkipped(chosen.skipped, chosen.devices)) defaults.log?.(line);
+    devices = chosen.devices;
+  } else {
+    devices = resolveDevices({ devices: flags.devices, gpus: flags.gpus }, await detect(), { cores });
   }
   const weights = flags.gpuWeights === undefined ? undefined : parseWeights(flags.gpuWeights, devices.length);
   return {

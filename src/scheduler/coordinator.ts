@@ -14,7 +14,8 @@ import { EventEmitter } from 'node:events';
 import { ResourceError, VirnucproError, ExitCode } from '../util/errors.js';
 import { assignByWeight, chooseSteal, type DeviceLoadView } from './assignment.js';
 import { childProcessLauncher } from './child-transport.js';
-import type { FromWorker, WorkerDevice, WorkerLauncher, WorkerTransport } from './protocol.js';
+import { STEAL_INTERVAL_S } from './limits.js';
+import type { FromWorker, WorkerDevice, WorkerError, WorkerLauncher, WorkerTransport } from './protocol.js';
 import { slowdownFor } from './slowdown.js';
 import type { DeviceSpec, ShardDescriptor } from './types.js';
 
@@ -30,11 +31,11 @@ export interface CoordinatorOptions {
   weights?: number[];
   /** With gpuWeighted and no explicit weights: calibrate on each device (default true), else use the GPU table. */
   calibrate?: boolean;
-  /** Seconds between rebalancing checks (default 3). */
+  /** Seconds between rebalancing checks (default 3; within STEAL_INTERVAL_S, limits.ts). */
   stealIntervalS?: number;
   /** A steal must finish the shard earlier than its owner by this fraction of the owner's finish time (default 0.1). */
   stealThreshold?: number;
-  /** Attempts per shard before it is reported as failed (default 3). */
+  /** Attempts per shard before it is reported as failed (default 3). A permanent device error (protocol.ts, ErrorKind) retires the device instead and does not count. */
   maxAttempts?: number;
   /** Times a device's worker is restarted after dying before the device is retired (default 2). */
   maxWorkerRestarts?: number;
@@ -168,8 +169,11 @@ interface DeviceRuntime {
   cpuPercent?: number;
   rssBytes?: number;
   /** Resolves when a (re)started worker is ready or has failed to start. */
-  readyWaiter: ((ok: { calibration?: number } | { error: string }) => void) | null;
+  readyWaiter: ((outcome: StartOutcome) => void) | null;
 }
+
+/** How starting a worker ended. */
+type StartOutcome = { calibration?: number } | { error: WorkerError };
 
 const SHUTDOWN_GRACE_MS = 3000;
 const RECENT_STEALS = 5;
@@ -191,6 +195,8 @@ export class Coordinator extends EventEmitter {
   private shardsDone = 0;
   private readonly failed: FailedShard[] = [];
   private readonly steals: StealEvent[] = [];
+  /** Devices retired by a permanent error, with that error (for the run's error when no device is left). */
+  private readonly unusable: Array<{ device: string; error: WorkerError }> = [];
   private scheduleStart = 0;
   private lastResultAt = 0;
   private running = false;
@@ -208,6 +214,11 @@ export class Coordinator extends EventEmitter {
     if (options.weights && options.weights.length !== options.devices.length) {
       throw new Error(`weights: ${options.weights.length} weights for ${options.devices.length} devices`);
     }
+    const stealIntervalS = options.stealIntervalS ?? 3;
+    // Node's timers fire at once above 2^31 - 1 ms; the CLI refuses such values (limits.ts), library callers must too.
+    if (!(stealIntervalS >= STEAL_INTERVAL_S.min && stealIntervalS <= STEAL_INTERVAL_S.max)) {
+      throw new RangeError(`stealIntervalS must be from ${STEAL_INTERVAL_S.min} to ${STEAL_INTERVAL_S.max}, got ${stealIntervalS}`);
+    }
     this.opts = {
       devices: options.devices,
       handler: options.handler,
@@ -215,7 +226,7 @@ export class Coordinator extends EventEmitter {
       gpuWeighted: (options.gpuWeighted ?? false) || options.weights !== undefined,
       weights: options.weights,
       calibrate: options.calibrate ?? true,
-      stealIntervalS: options.stealIntervalS ?? 3,
+      stealIntervalS,
       stealThreshold: options.stealThreshold ?? 0.1,
       maxAttempts: options.maxAttempts ?? 3,
       maxWorkerRestarts: options.maxWorkerRestarts ?? 2,
@@ -343,25 +354,29 @@ export class Coordinator extends EventEmitter {
   private async startWorkers(): Promise<void> {
     const wantCalibration = this.opts.gpuWeighted && this.opts.weights === undefined && this.opts.calibrate;
     const outcomes = await Promise.all(this.devices.map((d) => this.launch(d, wantCalibration)));
-    const errors: string[] = [];
+    const errors: Array<{ device: string; error: WorkerError }> = [];
     outcomes.forEach((o, i) => {
       if ('error' in o) {
-        errors.push(`${this.devices[i].spec.id}: ${o.error}`);
+        errors.push({ device: this.devices[i].spec.id, error: o.error });
         this.devices[i].state = 'retired';
-        this.log(`device ${this.devices[i].spec.id} did not start: ${o.error}`);
+        this.log(`device ${this.devices[i].spec.id} did not start: ${o.error.message}`);
       }
     });
     const live = this.devices.filter((d) => d.state !== 'retired');
-    if (live.length === 0) throw new ResourceError(`no worker started (${errors.join('; ')})`);
+    if (live.length === 0) {
+      throw new ResourceError(`no worker started (${errors.map((e) => `${e.device}: ${e.error.message}`).join('; ')})`, {
+        hint: errors.find((e) => e.error.hint !== undefined)?.error.hint,
+      });
+    }
     this.chooseWeights(outcomes.map((o) => ('error' in o ? undefined : o.calibration)));
   }
 
   /** Starts (or restarts) the worker of one device; resolves when it is ready or has failed. */
-  private launch(d: DeviceRuntime, calibrate: boolean): Promise<{ calibration?: number } | { error: string }> {
+  private launch(d: DeviceRuntime, calibrate: boolean): Promise<StartOutcome> {
     d.state = d.worker === null && d.restarts === 0 ? 'starting' : 'restarting';
     const worker = this.launcher(d.spec);
     d.worker = worker;
-    const ready = new Promise<{ calibration?: number } | { error: string }>((resolve) => (d.readyWaiter = resolve));
+    const ready = new Promise<StartOutcome>((resolve) => (d.readyWaiter = resolve));
     worker.onMessage((m) => this.onWorkerMessage(d, worker, m));
     worker.onExit((code, signal) => this.onWorkerExit(d, worker, code, signal));
     worker.send({
@@ -390,8 +405,8 @@ export class Coordinator extends EventEmitter {
       case 'init-error': {
         const waiter = d.readyWaiter;
         d.readyWaiter = null;
-        waiter?.({ error: m.message });
-        if (this.settle) this.retire(d, `worker failed to restart: ${m.message}`);
+        waiter?.({ error: m.error });
+        if (this.settle) this.retire(d, `worker failed to restart: ${m.error.message}`, m.error);
         worker.kill('SIGKILL');
         return;
       }
@@ -405,8 +420,12 @@ export class Coordinator extends EventEmitter {
         this.onShardResult(d, m.shardId, m.result);
         return;
       case 'shard-error':
-        this.onShardFailure(d, m.shardId, m.message);
-        this.dispatchNext(d);
+        if (m.error.kind === 'permanent') {
+          this.onDeviceUnusable(d, m.shardId, m.error);
+        } else {
+          this.onShardFailure(d, m.shardId, m.error.message);
+          this.dispatchNext(d);
+        }
         return;
     }
   }
@@ -418,7 +437,7 @@ export class Coordinator extends EventEmitter {
     if (d.readyWaiter) {
       const waiter = d.readyWaiter;
       d.readyWaiter = null;
-      waiter({ error: `worker ${how} while starting` });
+      waiter({ error: { message: `worker ${how} while starting`, kind: 'transient' } });
       if (this.settle && d.state !== 'retired') this.retire(d, `worker ${how} while restarting`);
       return;
     }
@@ -440,14 +459,31 @@ export class Coordinator extends EventEmitter {
     }
   }
 
-  /** Takes a device out of the run and hands its queue to the others. */
-  private retire(d: DeviceRuntime, why: string): void {
+  /**
+   * Takes a device out of the run and hands its queue to the others. `unusable`: the device cannot run
+   * this work at all (a permanent error); when no device is left after such a device, the run fails
+   * at once with that error rather than reporting every remaining shard as failed.
+   */
+  private retire(d: DeviceRuntime, why: string, unusable?: WorkerError): void {
     d.state = 'retired';
     this.log(`device ${d.spec.id} retired: ${why}`);
     d.worker?.kill('SIGKILL');
+    if (unusable?.kind === 'permanent') this.unusable.push({ device: d.spec.id, error: unusable });
+    if (this.live().length === 0 && this.unusable.length > 0) {
+      this.abort(this.noUsableDevice());
+      return;
+    }
     const orphaned = d.queue.splice(0);
     for (const entry of orphaned) this.requeue(entry, d);
     this.checkFinished();
+  }
+
+  /** The run's end when every device is gone and some could not run the work at all. */
+  private noUsableDevice(): ResourceError {
+    const what = this.unusable.map((u) => `${u.device}: ${u.error.message}`).join('; ');
+    return new ResourceError(`no device left that can run this work (${what})`, {
+      hint: this.unusable.find((u) => u.error.hint !== undefined)?.error.hint ?? 'run on another device (--devices)',
+    });
   }
 
   private live(): DeviceRuntime[] {
@@ -560,6 +596,25 @@ export class Coordinator extends EventEmitter {
       this.requeue(entry, d);
     }
     this.checkFinished();
+  }
+
+  /**
+   * A permanent error on device d (protocol.ts, ErrorKind): no retry there can help, and the shard is not
+   * to blame. The device is retired at once; the shard goes back to the head of its queue, uncounted,
+   * and retire() hands that queue to the other devices.
+   */
+  private onDeviceUnusable(d: DeviceRuntime, shardId: string, error: WorkerError): void {
+    const flight = d.inFlight;
+    if (!flight || flight.entry.shard.id !== shardId) return;
+    d.inFlight = null;
+    d.busyS += now() - flight.startedAt;
+    d.failures++;
+    const entry = flight.entry;
+    entry.attempts--;
+    entry.failedOn.add(d.spec.id);
+    entry.errors.push(`${d.spec.id}: ${error.message}`);
+    d.queue.unshift(entry);
+    this.retire(d, `it cannot run this work (${error.message})`, error);
   }
 
   private giveUp(entry: ShardEntry, why: string): void {

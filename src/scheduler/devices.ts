@@ -1,14 +1,14 @@
 /**
  * Devices: parsing `--devices` / `--gpus`, detecting NVIDIA GPUs through
- * `nvidia-smi`, and the built-in table of GPU capability weights used by
+ * `nvidia-smi`, choosing the default devices (the GPUs whose provider starts,
+ * else the CPU), and the built-in table of GPU capability weights used by
  * `--gpu-weighted` when calibration is off.
  */
 import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { probeProviders, type ProbeResult } from '../runtime/provider-probe.js';
 import { ResourceError, UsageError } from '../util/errors.js';
+import { checkCpuWorkers } from './limits.js';
 import type { DeviceSpec } from './types.js';
 
 /** A GPU as reported by `nvidia-smi --query-gpu=index,name,memory.total`. */
@@ -98,22 +98,6 @@ export function detectNvidiaGpus(options: { command?: string; timeoutMs?: number
   });
 }
 
-/** Whether onnxruntime-node's CUDA execution provider libraries are installed (see README, GPUs). */
-export function cudaProviderInstalled(): boolean {
-  try {
-    const require = createRequire(import.meta.url);
-    const root = dirname(require.resolve('onnxruntime-node/package.json'));
-    const bin = join(root, 'bin');
-    for (const napi of readdirSync(bin)) {
-      const dir = join(bin, napi, process.platform, process.arch);
-      if (existsSync(join(dir, 'libonnxruntime_providers_cuda.so'))) return true;
-    }
-  } catch {
-    // onnxruntime-node not resolvable: no CUDA provider either.
-  }
-  return false;
-}
-
 function cpuDevice(ordinal: number): DeviceSpec {
   const model = cpus()[0]?.model?.trim() ?? 'unknown';
   return {
@@ -163,9 +147,13 @@ function cudaFor(ordinal: number, gpus: DetectedGpu[], flag: string): DeviceSpec
  * Turns `--devices` / `--gpus` into device specs.
  *   --devices cuda:0,cuda:1 | cuda (all GPUs) | webgpu:0 | cpu (one worker) | cpu:3 (three workers), comma-mixed
  *   --gpus 0,2              CUDA devices by physical ID (IDs are kept: cuda:0, cuda:2)
- * Neither: every GPU nvidia-smi reports, else one CPU worker.
+ * Neither: every GPU nvidia-smi reports, else one CPU worker (the candidates:
+ * defaultDevices keeps those whose provider starts).
+ * With `limits.cores`, CPU workers beyond the cores are refused before any is
+ * described (the command line passes the machine's; tests simulating many
+ * devices with CPU workers leave it out).
  */
-export function resolveDevices(flags: { devices?: string; gpus?: string }, gpus: DetectedGpu[]): DeviceSpec[] {
+export function resolveDevices(flags: { devices?: string; gpus?: string }, gpus: DetectedGpu[], limits: { cores?: number } = {}): DeviceSpec[] {
   if (flags.devices !== undefined && flags.gpus !== undefined) {
     throw new UsageError('--devices and --gpus cannot be used together', { hint: '--gpus 0,2 is the same as --devices cuda:0,cuda:2' });
   }
@@ -180,6 +168,7 @@ export function resolveDevices(flags: { devices?: string; gpus?: string }, gpus:
       if (kind === 'cpu') {
         const n = ord === undefined ? 1 : parseOrdinal(ord, '--devices', item);
         if (n < 1) throw new UsageError(`--devices: '${item}' asks for no CPU workers (cpu:N means N workers, N >= 1)`);
+        if (limits.cores !== undefined) checkCpuWorkers(cpuWorkers + n, limits.cores);
         for (let i = 0; i < n; i++) specs.push(cpuDevice(cpuWorkers++));
       } else if (kind === 'cuda' || kind === 'gpu') {
         if (ord === undefined) {
@@ -189,7 +178,10 @@ export function resolveDevices(flags: { devices?: string; gpus?: string }, gpus:
           specs.push(cudaFor(parseOrdinal(ord, '--devices', item), gpus, '--devices'));
         }
       } else if (kind === 'webgpu') {
-        specs.push(webgpuDevice(ord === undefined ? 0 : parseOrdinal(ord, '--devices', item)));
+        const ordinal = ord === undefined ? 0 : parseOrdinal(ord, '--devices', item);
+        if (ordinal !== 0) throw webgpuChoiceRefused(`'${item}' names a WebGPU adapter other than the one ONNX Runtime picks`);
+        if (specs.some((s) => s.kind === 'webgpu')) throw webgpuChoiceRefused('more than one WebGPU worker would all run on the same GPU');
+        specs.push(webgpuDevice(0));
       } else {
         throw new UsageError(`--devices: unknown device kind '${kind}' in '${item}' (expected cuda, webgpu or cpu)`);
       }
@@ -203,6 +195,62 @@ export function resolveDevices(flags: { devices?: string; gpus?: string }, gpus:
     seen.add(s.id);
   }
   return specs;
+}
+
+/**
+ * From Node, ONNX Runtime 1.30 lets no one choose the WebGPU adapter (no device option; Dawn picks
+ * one), and no environment variable pins a process to one of several identical GPUs reliably: the
+ * Vulkan loader's VK_LOADER_DEVICE_SELECT only reorders devices, and it and the newer
+ * VK_LOADER_DEVICE_ID_FILTER match vendor:device IDs, which identical GPUs share; Mesa's
+ * device-select layer can pick by PCI address (DRI_PRIME=pci-...), but only where Mesa is
+ * installed, and nothing reports back which adapter Dawn took, so a wrong pin would go unnoticed.
+ * So at most one WebGPU worker, always Dawn's adapter; several GPUs run through CUDA (docs/gpu.md).
+ */
+function webgpuChoiceRefused(what: string): UsageError {
+  return new UsageError(`--devices: ${what}: ONNX Runtime gives Node no way to choose the WebGPU adapter`, {
+    hint: 'use one WebGPU worker (--device webgpu); to run on several GPUs use CUDA (--devices cuda:0,cuda:1, or --gpus 0,1); see docs/gpu.md',
+  });
+}
+
+/** A GPU left out of the default device list, with why and how to enable it. */
+export interface SkippedDevice {
+  device: DeviceSpec;
+  reason: string;
+  fix: string;
+}
+
+/** Probes the CUDA provider on these GPU ordinals (provider-probe.ts; replaceable in tests). */
+export type CudaProbe = (ordinals: readonly number[]) => Promise<ProbeResult[]>;
+
+const probeCuda: CudaProbe = (ordinals) => probeProviders({ cudaOrdinals: ordinals });
+
+/**
+ * The devices a run uses when no flag names any: every GPU nvidia-smi lists whose CUDA provider
+ * starts (each one probed), else one CPU worker. A GPU nvidia-smi lists is no promise that ONNX
+ * Runtime can use it (the CUDA provider is not in the npm package), and a run that picked it
+ * anyway would fail on its first shard; the ones left out come back with the reason and the fix.
+ */
+export async function defaultDevices(gpus: DetectedGpu[], probe: CudaProbe = probeCuda): Promise<{ devices: DeviceSpec[]; skipped: SkippedDevice[] }> {
+  if (gpus.length === 0) return { devices: [cpuDevice(0)], skipped: [] };
+  const results = await probe(gpus.map((g) => g.index));
+  const devices: DeviceSpec[] = [];
+  const skipped: SkippedDevice[] = [];
+  for (const gpu of gpus) {
+    const r = results.find((x) => x.ordinal === gpu.index);
+    if (r?.usable) devices.push(cudaDevice(gpu));
+    else skipped.push({ device: cudaDevice(gpu), reason: r?.reason ?? 'the CUDA provider was not probed', fix: r?.fix ?? 'run `virnucpro devices`' });
+  }
+  return { devices: devices.length > 0 ? devices : [cpuDevice(0)], skipped };
+}
+
+/** One line per distinct reason: which GPUs are not used, why, how to enable them, and what runs instead. */
+export function describeSkipped(skipped: readonly SkippedDevice[], used: readonly DeviceSpec[]): string[] {
+  const byReason = new Map<string, SkippedDevice[]>();
+  for (const s of skipped) byReason.set(`${s.reason}\n${s.fix}`, [...(byReason.get(`${s.reason}\n${s.fix}`) ?? []), s]);
+  return [...byReason.values()].map((group) => {
+    const names = group.map((s) => `${s.device.id} (${s.device.name})`).join(', ');
+    return `note: not using ${names}: ${group[0].reason}; to use ${group.length > 1 ? 'them' : 'it'}, ${group[0].fix}. Running on ${used.map((d) => d.id).join(', ')}.`;
+  });
 }
 
 function splitList(text: string, flag: string): string[] {

@@ -9,6 +9,24 @@ import type { DeviceSpec, ShardDescriptor } from './types.js';
 /** What a worker module exports (see README.md, "Worker side"). */
 export interface ShardHandlerModule {
   createShardHandler(init: unknown, device: WorkerDevice): ShardHandler | Promise<ShardHandler>;
+  /** Optional: which of its errors no retry on the same device can fix (default: none, every error is transient). */
+  classifyError?(error: unknown): ErrorKind;
+}
+
+/**
+ * How an error bears on retrying. 'permanent': it will recur on this device
+ * whatever the shard (execution provider missing, no adapter, an op the
+ * provider lacks, a graph it cannot load), so the device is retired at once.
+ * 'transient': the shard may succeed on a retry (a crash, out of memory).
+ */
+export type ErrorKind = 'permanent' | 'transient';
+
+/** An error as it travels from a worker to the coordinator. */
+export interface WorkerError {
+  message: string;
+  kind: ErrorKind;
+  /** The fix, when the worker knows it (a VirnucproError's hint). */
+  hint?: string;
 }
 
 export interface ShardHandler {
@@ -33,9 +51,9 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; pid: number; calibration?: number }
-  | { type: 'init-error'; message: string }
+  | { type: 'init-error'; error: WorkerError }
   | { type: 'result'; shardId: string; result: unknown; computeS: number; cpuPercent: number; rssBytes: number }
-  | { type: 'shard-error'; shardId: string; message: string }
+  | { type: 'shard-error'; shardId: string; error: WorkerError }
   | { type: 'stats'; cpuPercent: number; rssBytes: number };
 
 /** One worker, wherever it runs. */

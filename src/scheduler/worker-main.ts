@@ -8,7 +8,8 @@
 import { pathToFileURL } from 'node:url';
 import { isAbsolute } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FromWorker, ShardHandler, ShardHandlerModule, ToWorker } from './protocol.js';
+import { VirnucproError } from '../util/errors.js';
+import type { FromWorker, ShardHandler, ShardHandlerModule, ToWorker, WorkerError } from './protocol.js';
 
 const STATS_INTERVAL_MS = 1000;
 
@@ -35,10 +36,19 @@ function moduleUrl(spec: string): string {
 }
 
 function errorText(e: unknown): string {
+  // Our own errors are already one sentence for the user; others keep their class name (TypeError: ...).
+  if (e instanceof VirnucproError) return e.message;
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
+/** The error as the coordinator needs it: text, whether a retry on this device can help, the fix if known. */
+function workerError(e: unknown): WorkerError {
+  const hint = e instanceof VirnucproError ? e.hint : undefined;
+  return { message: errorText(e), kind: classifyError?.(e) ?? 'transient', ...(hint === undefined ? {} : { hint }) };
+}
+
 let handler: ShardHandler | null = null;
+let classifyError: ShardHandlerModule['classifyError'];
 let slowdown = 1;
 const cpuPercent = cpuMeter();
 // Work runs one message at a time, in arrival order.
@@ -53,6 +63,7 @@ async function onMessage(message: ToWorker): Promise<void> {
         if (typeof mod.createShardHandler !== 'function') {
           throw new Error(`${message.handlerModule} does not export createShardHandler(init, device)`);
         }
+        classifyError = mod.classifyError;
         handler = await mod.createShardHandler(message.init, message.device);
         let calibration: number | undefined;
         if (message.calibrate && typeof handler.calibrate === 'function') {
@@ -61,7 +72,7 @@ async function onMessage(message: ToWorker): Promise<void> {
         send({ type: 'ready', pid: process.pid, calibration });
         setInterval(() => send({ type: 'stats', cpuPercent: cpuPercent(), rssBytes: process.memoryUsage.rss() }), STATS_INTERVAL_MS).unref();
       } catch (e) {
-        send({ type: 'init-error', message: errorText(e) });
+        send({ type: 'init-error', error: workerError(e) });
       }
       return;
     }
@@ -75,7 +86,7 @@ async function onMessage(message: ToWorker): Promise<void> {
         if (slowdown > 1) await sleep(computeS * (slowdown - 1) * 1000);
         send({ type: 'result', shardId: message.shard.id, result, computeS, cpuPercent: cpuPercent(), rssBytes: process.memoryUsage.rss() });
       } catch (e) {
-        send({ type: 'shard-error', shardId: message.shard.id, message: errorText(e) });
+        send({ type: 'shard-error', shardId: message.shard.id, error: workerError(e) });
       }
       return;
     }

@@ -71,6 +71,23 @@ for (const [module, name, arg] of codeRunning) {
   });
 }
 
+/** Protocol-2 pickle that only references module.name and returns it: nothing calls it. */
+function referencePickle(module: string, name: string): Uint8Array {
+  return Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from(`c${module}\n${name}\n`, 'latin1'), Buffer.from([0x2e])]);
+}
+
+// The checks above all end in a call, which is refused anyway; these pickles never call their
+// global, so only the load-time rules (deny-listed module, non-data builtin, dunder name) stop them.
+for (const [module, name] of [['os', 'system'], ['builtins', 'getattr'], ['__builtin__', 'getattr'], ['collections', '__builtins__'], ['torch.hub', 'load']]) {
+  test(`refuses a checkpoint that only references ${module}.${name}`, async () => {
+    const path = asCheckpoint(`ref_${module}_${name}`.replace(/\W/g, '_'), referencePickle(module, name));
+    await assert.rejects(
+      readTorchFile(path),
+      (e: unknown) => e instanceof UnsafePickleError && e.message.includes(`refusing pickle global '${module}.${name}'`) && e.message.includes(path),
+    );
+  });
+}
+
 test('REDUCE to a callable that is not allow-listed (a __reduce__ payload) is refused, naming it', () => {
   for (const [m, n] of [['__main__', 'Exploit'], ['numpy', 'load'], ['torch', 'load'], ['webbrowser2', 'open']]) {
     assert.throws(

@@ -55,7 +55,7 @@ test('the e2e input parses exactly as Biopython parsed it (CRLF, blank lines, tr
 });
 
 test('Biopython id rules: first word of the title, Python whitespace, empty ids', async () => {
-  const rs = await readAll(file('>  lead\tdesc  \nAC\n>\nGG\n> \t \nTT\n>a\u00a0b c\nA\n>x\u001fy\nC\n>z\ufeffw\nG\n'), { duplicateIds: 'allow' });
+  const rs = await readAll(file('>  lead\tdesc  \nAC\n>\nGG\n> \t \nTT\n>a\u00a0b c\nA\n>x\u001fy\nC\n>z\ufeffw\nG\n>p\u0085q r\u0085\nT\n'), { duplicateIds: 'allow' });
   assert.deepEqual(simple(rs), [
     ['lead', '  lead\tdesc', 'AC'],
     ['', '', 'GG'],
@@ -63,6 +63,7 @@ test('Biopython id rules: first word of the title, Python whitespace, empty ids'
     ['a', 'a\u00a0b c', 'A'], // U+00A0 is whitespace for Python
     ['x', 'x\u001fy', 'C'], // so is U+001F (not for JavaScript's \s)
     ['z\ufeffw', 'z\ufeffw', 'G'], // U+FEFF is not (JavaScript's \s says it is)
+    ['p', 'p\u0085q r', 'T'], // U+0085 (NEL) is Python whitespace: it ends the id and is stripped at the end
   ]);
 });
 

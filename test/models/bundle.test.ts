@@ -27,6 +27,7 @@ test('a prepared bundle holds three graphs, their data and a manifest, and embed
   const manifest = await prepare(out);
   assert.deepEqual(readdirSync(root), ['bundle']); // no temporary directory left behind
   assert.deepEqual(readdirSync(out).sort(), [
+    '.verified.json', // the memo of verified files (src/util/hash-memo.ts), not part of the manifest
     'classifier.onnx', 'classifier.onnx.data', 'dnabert-s.onnx', 'dnabert-s.onnx.data', 'dnabert-s.tokenizer.json', 'esm2.onnx', 'esm2.onnx.data', 'manifest.json',
   ]);
   assert.equal(manifest.formatVersion, BUNDLE_FORMAT_VERSION);

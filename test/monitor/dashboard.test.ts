@@ -45,8 +45,13 @@ test('without a terminal the dashboard prints one summary line per refresh', asy
   const stream = new PassThrough();
   let text = '';
   stream.on('data', (d) => (text += d));
+  // Three refreshes, however long the machine takes to make them (the dashboard's own timer does
+  // not keep the process alive, so an interval of ours does while we wait).
+  const threeLines = new Promise<void>((resolve) => stream.on('data', () => text.split('\n').length > 3 && resolve()));
+  const keepAlive = setInterval(() => undefined, 1000);
   const d = new Dashboard({ snapshot }, { stream, tty: false, intervalMs: 50 }).start();
-  await sleep(180);
+  await threeLines;
+  clearInterval(keepAlive);
   d.stop();
   const lines = text.trim().split('\n');
   assert.ok(lines.length >= 3, text);

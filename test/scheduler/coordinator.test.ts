@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Coordinator, type CoordinatorOptions } from '../../src/scheduler/coordinator.js';
 import { resolveDevices } from '../../src/scheduler/devices.js';
@@ -76,17 +76,21 @@ test('stealing happens when one device is slowed, and each steal is logged', asy
 });
 
 test('a worker SIGKILLed mid-shard is restarted and the shard is requeued; the run completes', async () => {
-  // The victim shard is long (about 0.2 s of simulated device time) so the kill lands mid-shard.
-  const shards = makeShards(12, 4, (i) => (i === 5 ? { cost: 100 } : {}));
+  // The victim's first run writes the marker and then holds the shard, so the kill lands mid-shard
+  // whatever the machine's speed; its second run does the work.
+  const marker = join(tempDir(), 'victim-started');
+  const shards = makeShards(12, 4, (i) => (i === 5 ? { holdOnce: marker } : {}));
   const victim = shards[5].id;
   const c = coordinator('cpu:2', { workStealing: false });
   let killed = 0;
   c.on('dispatch', (e: { shard: string; pid: number; attempt: number }) => {
     if (e.shard === victim && e.attempt === 1) {
-      setTimeout(() => {
+      const waitForShard = setInterval(() => {
+        if (!existsSync(marker)) return;
+        clearInterval(waitForShard);
         process.kill(e.pid, 'SIGKILL');
         killed = e.pid;
-      }, 50);
+      }, 10);
     }
   });
   const done = new Map<string, unknown>();

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  defaultDevices,
+  describeSkipped,
   detectNvidiaGpus,
   parseNvidiaSmiList,
   parseWeights,
@@ -10,6 +12,7 @@ import {
   tableWeightFor,
   type DetectedGpu,
 } from '../../src/scheduler/devices.js';
+import { cudaInstallCommand, cudaProviderInstalled, type ProbeResult } from '../../src/runtime/provider-probe.js';
 import { parseSlowdown, slowdownFor } from '../../src/scheduler/slowdown.js';
 import { ResourceError, UsageError } from '../../src/util/errors.js';
 import { tempDir } from '../helpers.js';
@@ -70,6 +73,61 @@ test('bad device lists are usage errors that say what is wrong', () => {
   assert.throws(() => resolveDevices({ devices: 'cpu', gpus: '0' }, gpus), /cannot be used together/);
   assert.throws(() => resolveDevices({ gpus: '5' }, gpus), (e: Error) => e instanceof ResourceError && /reports GPUs 0, 1, 2/.test(e.message));
   assert.throws(() => resolveDevices({ devices: 'cuda:0' }, []), /reports no GPUs/);
+});
+
+test('one WebGPU worker at most, on the adapter ONNX Runtime picks: more is a usage error that points to CUDA', () => {
+  assert.deepEqual(
+    resolveDevices({ devices: 'webgpu' }, []).map((d) => d.id),
+    ['webgpu:0'],
+  );
+  for (const devices of ['webgpu,webgpu', 'webgpu:0,cpu,webgpu:0', 'webgpu:1']) {
+    assert.throws(
+      () => resolveDevices({ devices }, gpus),
+      (e: Error) => e instanceof UsageError && /no way to choose the WebGPU adapter/.test(e.message) && /--devices cuda:0,cuda:1/.test((e as UsageError).hint ?? ''),
+      devices,
+    );
+  }
+});
+
+test('default devices: GPUs whose CUDA provider does not start are left out with the reason and the fix, and the CPU runs', { skip: cudaProviderInstalled() && 'the CUDA provider is installed here' }, async () => {
+  // The real probe (a child process with onnxruntime-node): here the CUDA provider is not installed.
+  const { devices, skipped } = await defaultDevices(gpus);
+  assert.deepEqual(
+    devices.map((d) => d.id),
+    ['cpu:0'],
+  );
+  assert.deepEqual(
+    skipped.map((s) => s.device.id),
+    ['cuda:0', 'cuda:1', 'cuda:2'],
+  );
+  const lines = describeSkipped(skipped, devices);
+  assert.equal(lines.length, 1, 'one line for one reason');
+  assert.match(lines[0], /^note: not using cuda:0 \(NVIDIA H100 80GB HBM3\), cuda:1 \(NVIDIA A100-SXM4-40GB\), cuda:2 \(Tesla T4\): onnxruntime-node's CUDA provider is not installed/);
+  assert.ok(lines[0].includes(cudaInstallCommand()), lines[0]);
+  assert.match(lines[0], /Running on cpu:0\.$/);
+});
+
+test('default devices keep the GPUs whose provider starts; no GPU means one CPU worker and no probe', async () => {
+  // Stands in for a machine where only GPU 1 has a working CUDA setup (no such GPU here).
+  const probe = async (ordinals: readonly number[]): Promise<ProbeResult[]> =>
+    ordinals.map((ordinal) =>
+      ordinal === 1 ? { provider: 'cuda', ordinal, usable: true } : { provider: 'cuda', ordinal, usable: false, reason: 'cuDNN 9 is missing (libcudnn.so.9 not found)', fix: 'install cuDNN 9' },
+    );
+  const { devices, skipped } = await defaultDevices(gpus, probe);
+  assert.deepEqual(
+    devices.map((d) => d.id),
+    ['cuda:1'],
+  );
+  assert.deepEqual(describeSkipped(skipped, devices), [
+    'note: not using cuda:0 (NVIDIA H100 80GB HBM3), cuda:2 (Tesla T4): cuDNN 9 is missing (libcudnn.so.9 not found); to use them, install cuDNN 9. Running on cuda:1.',
+  ]);
+  let probed = false;
+  const none = await defaultDevices([], async () => ((probed = true), []));
+  assert.deepEqual(
+    none.devices.map((d) => d.id),
+    ['cpu:0'],
+  );
+  assert.equal(probed, false);
 });
 
 test('the weight table knows common GPUs and tells A10 from A100', () => {

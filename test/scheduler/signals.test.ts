@@ -28,7 +28,8 @@ for (const [signal, code] of [
     const exitCode = await exited;
     assert.equal(exitCode, code, stderr);
     assert.match(stderr, new RegExp(`${signal}: stopping 2 workers`));
-    await sleep(100);
+    // A worker may still be exiting when the parent is gone: wait for it (bounded) instead of a fixed pause.
+    for (let i = 0; i < 50 && [...pids].some(pidAlive); i++) await sleep(100);
     for (const pid of pids) assert.equal(pidAlive(pid), false, `worker ${pid} outlived the parent`);
   });
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { CODON_TABLE, identifyFrames, reverseComplement, translateSixFrames } from '../../src/seq/translate.js';
-import { translateRecord } from '../../src/seq/record.js';
+import { processRecordBytes, translateRecord } from '../../src/seq/record.js';
 import { fixture } from '../helpers.js';
 import { seededRandom } from '../../src/util/random.js';
 
@@ -11,6 +11,8 @@ const e2e = JSON.parse(readFileSync(fixture('e2e/expected_e2e.json'), 'utf8'));
 test('reverse complement maps ACGTacgt only', () => {
   assert.equal(reverseComplement('AACGTN'), 'NACGTT');
   assert.equal(reverseComplement('acgtRY'), 'YRacgt');
+  // One character is one byte (latin-1): a non-ASCII character is kept whole, as Python's str.translate does.
+  assert.equal(reverseComplement('AC\u00e9'), '\u00e9GT');
 });
 
 test('codons with non-ACGT (N, IUPAC, lowercase) are dropped, not translated as X', () => {
@@ -54,6 +56,49 @@ test('every identified frame of the e2e run is reproduced, in order', () => {
 test('records shorter than a codon give a chunk and no frame; empty records give nothing', () => {
   assert.deepEqual(translateRecord('t', 'AC', 300), { chunks: [{ id: 't_chunk_1', sequence: 'AC' }], frames: [] });
   assert.deepEqual(translateRecord('e', '', 300), { chunks: [], frames: [] });
+  // Characters are bytes (latin-1), so a chunk keeps a non-ASCII character whole.
+  assert.deepEqual(translateRecord('u', 'AC\u00e9', 300).chunks, [{ id: 'u_chunk_1', sequence: 'AC\u00e9' }]);
+});
+
+test('processRecordBytes streams chunks and frames in order and counts them', () => {
+  const seen: string[] = [];
+  const latin1 = (b: Uint8Array) => Buffer.from(b).toString('latin1');
+  const counts = processRecordBytes('r', Buffer.from('ATGGCCatggccTT', 'latin1'), 10, {
+    chunk: (id, seq) => seen.push(`chunk ${id} ${latin1(seq)}`),
+    frame: (id, nt, aa) => seen.push(`frame ${id} ${latin1(nt)} ${latin1(aa)}`),
+  });
+  const expected = translateRecord('r', 'ATGGCCatggccTT', 10);
+  assert.deepEqual(counts, { chunks: 2, frames: expected.frames.length });
+  assert.ok(expected.frames.length > 2);
+  assert.equal(seen.filter((l) => l.startsWith('frame')).length, expected.frames.length);
+  assert.equal(seen[0], 'chunk r_chunk_1 ATGGCCatgg');
+  // Frames are reported right after their chunk, upper-cased.
+  assert.ok(seen[1].startsWith('frame r_chunk_1F1 ATGGCCATGG '));
+});
+
+/**
+ * The standard genetic code as NCBI publishes it (translation table 1, "The Standard Code",
+ * https://www.ncbi.nlm.nih.gov/Taxonomy/Utils/wprintgc.cgi#SG1): codon k is Base1[k] Base2[k] Base3[k]
+ * and translates to AAs[k]. Written out here so the oracle below does not reuse the code under test.
+ */
+const NCBI_TABLE_1 = {
+  AAs: 'FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG',
+  Base1: 'TTTTTTTTTTTTTTTTCCCCCCCCCCCCCCCCAAAAAAAAAAAAAAAAGGGGGGGGGGGGGGGG',
+  Base2: 'TTTTCCCCAAAAGGGGTTTTCCCCAAAAGGGGTTTTCCCCAAAAGGGGTTTTCCCCAAAAGGGG',
+  Base3: 'TCAGTCAGTCAGTCAGTCAGTCAGTCAGTCAGTCAGTCAGTCAGTCAGTCAGTCAGTCAGTCAG',
+};
+const STANDARD_CODE: Record<string, string> = Object.fromEntries(
+  [...NCBI_TABLE_1.AAs].map((aa, k) => [NCBI_TABLE_1.Base1[k] + NCBI_TABLE_1.Base2[k] + NCBI_TABLE_1.Base3[k], aa]),
+);
+
+test('the codon table is the standard genetic code (NCBI table 1), all 64 codons', () => {
+  assert.equal(Object.keys(STANDARD_CODE).length, 64);
+  assert.deepEqual({ ...CODON_TABLE }, STANDARD_CODE);
+  // Every codon translates through the byte tables, forward and on the reverse strand.
+  for (const [codon, aa] of Object.entries(STANDARD_CODE)) {
+    assert.equal(translateSixFrames(codon)[0], aa, codon);
+    assert.equal(translateSixFrames(reverseComplement(codon))[3], aa, `reverse ${codon}`);
+  }
 });
 
 /** VirNucPro's units.py restated on strings (dict lookups, slicing): the oracle for the random tests below. */
@@ -64,7 +109,7 @@ function referenceIdentify(seqid: string, seq: string): [string, string, string]
   [seq, seq, seq, rc, rc, rc].forEach((s, k) => {
     const f = k % 3;
     let protein = '';
-    for (let i = f; i < s.length - 2; i += 3) protein += CODON_TABLE[s.slice(i, i + 3)] ?? '';
+    for (let i = f; i < s.length - 2; i += 3) protein += STANDARD_CODE[s.slice(i, i + 3)] ?? '';
     if (protein.includes('*') || protein === '') return;
     out.push([`${seqid}${k < 3 ? 'F' : 'R'}${f + 1}`, s.slice(f, f + 1 + 3 * protein.length), protein]);
   });
@@ -115,7 +160,9 @@ test('random sequences: frames equal the restated original (stops, N/IUPAC/lower
 
 test('random records: chunks and frames of translateRecord equal the restated original', () => {
   const rand = seededRandom(777);
-  for (const alphabet of ['ACGTN', 'CCGGGAACacgN']) {
+  // The last alphabet holds the ASCII neighbours of the lowercase letters ('`', 'z', '{', '~'):
+  // only a..z may be upper-cased, on the byte-at-a-time and the four-bytes-at-a-time paths alike.
+  for (const alphabet of ['ACGTN', 'CCGGGAACacgN', 'GCCAGgccagz{~`']) {
     for (let k = 0; k < 60; k++) {
       const seq = randomSequence(rand, 1 + Math.floor(rand() * 1500), alphabet);
       for (const size of [7, 300, 500]) {

@@ -9,7 +9,9 @@ import { readFasta, type FastaRecord } from '../../io/fasta.js';
 import { isBundle } from '../../models/bundle.js';
 import { loadDnabert, loadEsm2 } from '../../models/load.js';
 import { DEFAULT_BATCH_TOKENS, DnabertEmbedder, Esm2Embedder } from '../../runtime/embedders.js';
+import { ModelsOnDevice } from '../../runtime/device-failures.js';
 import { embeddingFormatOf, needsRecordCount, openEmbeddingSink } from '../../runtime/embedding-output.js';
+import { batchTokensFlag, MAX_BATCH_TOKENS, threadsFlag } from '../../scheduler/limits.js';
 import { UsageError } from '../../util/errors.js';
 import { createProgress } from '../../util/progress.js';
 
@@ -29,13 +31,6 @@ interface EmbedFlags {
 /** Records embedded per step: bounds memory while keeping length-sorted batches full. */
 const RECORDS_PER_STEP = 4096;
 
-function positiveInt(flag: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new UsageError(`${flag} must be a positive integer, got '${value}'`);
-    return Number(value);
-  };
-}
-
 export function registerEmbed(program: Command): void {
   program
     .command('embed')
@@ -45,9 +40,9 @@ export function registerEmbed(program: Command): void {
     .requiredOption('-i, --input <fasta>', 'input FASTA (plain, gzip, bzip2, xz or zstd)')
     .requiredOption('-o, --output <file>', 'OUT.jsonl (one JSON line per record), OUT.npy or OUT.safetensors (float32 [records, dim] + OUT.<ext>.ids.txt)')
     .option('--device <device>', 'cpu, cuda, cuda:N or webgpu', 'cpu')
-    .option('--allow-cpu-fallback', 'run on CPU (with a warning) when the device cannot start')
-    .option('--batch-tokens <N>', 'padded tokens per batch', positiveInt('--batch-tokens'), DEFAULT_BATCH_TOKENS)
-    .option('-t, --threads <N>', 'CPU threads (default: all cores)', positiveInt('--threads'))
+    .option('--allow-cpu-fallback', 'run on CPU (with a warning) when the device cannot start or cannot run the model')
+    .option('--batch-tokens <N>', `padded tokens per batch (at most ${MAX_BATCH_TOKENS})`, batchTokensFlag(), DEFAULT_BATCH_TOKENS)
+    .option('-t, --threads <N>', 'CPU threads (default: all cores; at most 4 per core)', threadsFlag('--threads'))
     .option('--precision <p>', 'fp32 or fp16 (raw weights only; bundles carry their own)', 'fp32')
     .option('--cache-dir <dir>', 'where graphs built from raw weights are kept')
     .option('-q, --quiet', 'no progress and no summary')
@@ -61,10 +56,9 @@ export function registerEmbed(program: Command): void {
 
 async function runEmbed(model: 'esm2' | 'dnabert-s', flags: EmbedFlags): Promise<void> {
   const log = (line: string) => {
-    if (!flags.quiet) process.stderr.write(`${line}\n`);
+    if (!flags.quiet || /^warning/i.test(line)) process.stderr.write(`${line}\n`);
   };
   const options = {
-    device: flags.device,
     threads: flags.threads,
     batchTokens: flags.batchTokens,
     precision: flags.precision,
@@ -74,10 +68,23 @@ async function runEmbed(model: 'esm2' | 'dnabert-s', flags: EmbedFlags): Promise
   };
   const alphabet = model === 'esm2' ? 'protein' : 'nucleotide';
   const bundle = await isBundle(flags.weights);
-  const embedder =
-    model === 'esm2'
-      ? await Esm2Embedder.create(bundle ? flags.weights : await loadEsm2(flags.weights), options)
-      : await DnabertEmbedder.create(bundle ? flags.weights : await loadDnabert(flags.weights), options);
+  let open: (device: string) => Promise<Esm2Embedder | DnabertEmbedder>;
+  if (model === 'esm2') {
+    const source = bundle ? flags.weights : await loadEsm2(flags.weights);
+    open = (device) => Esm2Embedder.create(source, { ...options, device });
+  } else {
+    const source = bundle ? flags.weights : await loadDnabert(flags.weights);
+    open = (device) => DnabertEmbedder.create(source, { ...options, device });
+  }
+  // Some devices fail only when the model first runs (an op the provider lacks): the CPU then takes over
+  // with --allow-cpu-fallback, else the run stops with exit code 4 and the fix.
+  const embedder = await ModelsOnDevice.open(flags.device, {
+    open,
+    close: (e) => e.close(),
+    deviceOf: (e) => e.device,
+    allowCpuFallback: flags.allowCpuFallback ?? false,
+    log,
+  });
   const started = Date.now();
   let sink: ReturnType<typeof openEmbeddingSink> | undefined;
   try {
@@ -85,14 +92,14 @@ async function runEmbed(model: 'esm2' | 'dnabert-s', flags: EmbedFlags): Promise
     if (needsRecordCount(embeddingFormatOf(flags.output))) {
       for await (const _ of readFasta(flags.input, { alphabet })) records++;
     }
-    sink = openEmbeddingSink(flags.output, embedder.dim, records);
+    sink = openEmbeddingSink(flags.output, embedder.current.dim, records);
     const total = (await stat(flags.input)).size;
     const progress = createProgress({ label: `embed ${model}`, total, unit: 'bytes', quiet: flags.quiet });
     let done = 0;
     let residues = 0;
     const step = async (batch: FastaRecord[]) => {
       const seqs = batch.map((r) => r.sequence);
-      const vectors = model === 'esm2' ? await (embedder as Esm2Embedder).embed(seqs, batch.map((r) => r.id)) : await embedder.embed(seqs);
+      const vectors = await embedder.run((e) => (e instanceof Esm2Embedder ? e.embed(seqs, batch.map((r) => r.id)) : e.embed(seqs)));
       sink!.write(batch.map((r) => r.id), vectors);
       done += batch.length;
       for (const s of seqs) residues += s.length;

@@ -5,8 +5,9 @@ import { Option, type Command } from 'commander';
 import { appendFileSync } from 'node:fs';
 import { DEFAULT_BATCH_TOKENS, DEFAULT_SHARD_TOKENS, runPredict } from '../../pipeline/predict.js';
 import { addSchedulerOptions, schedulerSettingsFrom, type SchedulerFlags } from '../../scheduler/cli-options.js';
+import { batchTokensFlag, MAX_BATCH_TOKENS, MAX_SHARD_TOKENS, shardTokensFlag, threadsFlag } from '../../scheduler/limits.js';
 import { DEMO_WARNING, ensureDemoModels, isDemoModel } from '../../models/demo.js';
-import { UsageError } from '../../util/errors.js';
+import { UsageError, userErrorFromSystemError } from '../../util/errors.js';
 
 interface PredictFlags extends SchedulerFlags {
   expectedLength: number;
@@ -18,7 +19,7 @@ interface PredictFlags extends SchedulerFlags {
   outDir?: string;
   threads?: number;
   device?: string;
-  batchTokens: number;
+  batchTokens: number | 'auto';
   shardTokens: number;
   resume?: boolean;
   force?: boolean;
@@ -28,6 +29,7 @@ interface PredictFlags extends SchedulerFlags {
   precision: 'fp32' | 'fp16';
   cacheDir?: string;
   allowCpuFallback?: boolean;
+  allowLengthMismatch?: boolean;
   quiet?: boolean;
   verbose?: boolean;
   logFile?: string;
@@ -59,10 +61,15 @@ export function registerPredict(program: Command): void {
     .option('--classifier <pth>', 'VirNucPro classifier (300_model.pth / 500_model.pth)')
     .option('--demo', 'use the built-in tiny demo models (scores mean nothing; for trying the tool)')
     .option('-o, --out-dir <dir>', 'output directory (default: <input stem>_virnucpro)')
-    .option('-t, --threads <N>', 'ONNX Runtime threads per worker (default: cores / CPU workers)', integer('--threads', 1))
+    .option('-t, --threads <N>', 'ONNX Runtime threads per worker (default: cores / CPU workers; at most 4 per core)', threadsFlag('--threads'))
     .option('--device <spec>', 'one device: cpu, cuda:N or webgpu (shorthand for --devices)')
-    .option('--batch-tokens <N>', 'padded tokens per model batch', integer('--batch-tokens', 1), DEFAULT_BATCH_TOKENS)
-    .option('--shard-tokens <N>', 'tokens per shard of work (the unit of scheduling and resume)', integer('--shard-tokens', 1), DEFAULT_SHARD_TOKENS)
+    .option(
+      '--batch-tokens <N|auto>',
+      `padded tokens per model batch (at most ${MAX_BATCH_TOKENS}); auto: as many as the run's GPUs hold (docs/gpu.md)`,
+      (value: string) => (value.trim() === 'auto' ? 'auto' : batchTokensFlag()(value)),
+      DEFAULT_BATCH_TOKENS,
+    )
+    .option('--shard-tokens <N>', `tokens per shard of work, the unit of scheduling and resume (at most ${MAX_SHARD_TOKENS})`, shardTokensFlag(), DEFAULT_SHARD_TOKENS)
     .addOption(new Option('--resume', 'continue an interrupted run in the output directory').conflicts('force'))
     .option('--force', 'overwrite the output directory')
     .option('--keep-intermediate', "also write the original's intermediate FASTA files")
@@ -70,7 +77,8 @@ export function registerPredict(program: Command): void {
     .option('--min-score <x>', 'virus score above which a record is called virus in summary.tsv', score, 0.5)
     .addOption(new Option('--precision <p>', 'precision of graphs built from raw weights').choices(['fp32', 'fp16']).default('fp32'))
     .option('--cache-dir <dir>', 'model and graph cache (default: $VIRNUCPRO_CACHE or ~/.cache/virnucpro)')
-    .option('--allow-cpu-fallback', 'run on the CPU (with a warning) when a GPU provider cannot start')
+    .option('--allow-cpu-fallback', 'run on the CPU (with a warning) when a GPU provider cannot start or cannot run the models')
+    .option('--allow-length-mismatch', "run VirNucPro's published classifier with an -e other than the one it was trained for")
     .addOption(new Option('-q, --quiet', 'no progress output').conflicts('verbose'))
     .option('-v, --verbose', 'more detail in the log')
     .option('--log-file <file>', 'also append the log to this file');
@@ -80,11 +88,19 @@ export function registerPredict(program: Command): void {
       throw new UsageError('--demo cannot be combined with --models/--esm/--dnabert/--classifier');
     }
     const logFile = flags.logFile;
+    if (logFile !== undefined) {
+      // Found now rather than at the first log line, deep in the run.
+      try {
+        appendFileSync(logFile, '');
+      } catch (e) {
+        throw userErrorFromSystemError(e, { what: '--log-file' }) ?? e;
+      }
+    }
     const log = (line: string): void => {
       if (!flags.quiet || /error|warning/i.test(line)) process.stderr.write(`${line}\n`);
       if (logFile) appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
     };
-    const scheduler = await schedulerSettingsFrom({ ...flags, devices: flags.device ?? flags.devices });
+    const scheduler = await schedulerSettingsFrom({ ...flags, devices: flags.device ?? flags.devices }, undefined, undefined, { log });
     let models = { bundle: flags.models, esm: flags.esm, dnabert: flags.dnabert, classifier: flags.classifier };
     if (flags.demo) {
       const demo = await ensureDemoModels(flags.cacheDir);
@@ -94,7 +110,7 @@ export function registerPredict(program: Command): void {
       input,
       expectedLength: flags.expectedLength,
       outDir: flags.outDir,
-      models: { ...models, precision: flags.precision, cacheDir: flags.cacheDir },
+      models: { ...models, precision: flags.precision, cacheDir: flags.cacheDir, allowLengthMismatch: flags.allowLengthMismatch },
       // Demo files passed by path get the same warning as --demo.
       demoWarning: flags.demo || [models.esm, models.dnabert, models.classifier].some((p) => p !== undefined && isDemoModel(p)) ? DEMO_WARNING : undefined,
       threads: flags.threads,

@@ -2,23 +2,26 @@
  * Neural-network building blocks shared by the model graph builders
  * (src/models/esm2.ts, dnabert.ts, classifier.ts): importing a named weight
  * from a TensorMap, Linear, LayerNorm (alone and after the residual add),
- * erf-GELU, multi-head attention. Each block is written once so the
- * three models compute them identically.
+ * erf-GELU, multi-head attention, masked mean pooling. Each block is written
+ * once so the three models compute them identically.
+ *
+ * One graph form for every execution provider (CPU, WebGPU, CUDA): only ops
+ * each of them implements, no provider-specific variant.
  *
  * Speed on CPU: matrix products are Gemm on 2-D activations [B*T, E] with the
  * weight kept [out, in] (transB; ONNX Runtime pre-packs constant weights).
- * Attention and rotary use ONNX Runtime's fused com.microsoft kernels
- * (MultiHeadAttention: scores, bias, softmax and the weighted sum per head
- * without transposed copies; RotaryEmbedding). The residual add stays a plain
- * Add before LayerNormalization: SkipLayerNormalization measured slower on ORT
- * 1.30 CPU (docs/benchmarks.md, "embeddings"). The erf GELU is written as plain
- * ops, which ONNX Runtime's optimizer turns into its exact Gelu kernel (never a
+ * Attention is written as plain MatMul / Softmax (see SelfAttention for why not
+ * the fused MultiHeadAttention kernel); rotary uses com.microsoft
+ * RotaryEmbedding. The residual add stays a plain Add before
+ * LayerNormalization: SkipLayerNormalization measured slower on ORT 1.30 CPU
+ * (docs/benchmarks.md, "embeddings"). The erf GELU is written as plain ops,
+ * which ONNX Runtime's optimizer turns into its exact Gelu kernel (never a
  * tanh approximation).
  *
  * Precision: `compute` is the dtype weights are stored in and matrix products
- * run in. With float16, LayerNorm, the residual stream and attention (scores,
- * softmax) stay in float32 (values are cast around them): their sums lose too
- * much in half precision.
+ * run in. With float16, LayerNorm, the residual stream, attention (scores,
+ * softmax) and pooling stay in float32 (values are cast around them): their
+ * sums lose too much in half precision.
  */
 import { InputError } from '../../util/errors.js';
 import { toFloat32, type LazyTensor, type TensorMap } from '../tensor.js';
@@ -137,35 +140,60 @@ export async function convertedBytes(t: LazyTensor, to: ComputeType): Promise<Ui
   return to === 'float32' ? new Uint8Array(f32.buffer) : float32ToFloat16(f32);
 }
 
-/** Operator domain of ONNX Runtime's fused kernels. */
+/** Operator domain of ONNX Runtime's com.microsoft kernels (RotaryEmbedding). */
 export const MS_DOMAIN = 'com.microsoft';
 
 /**
- * Score given to padded keys. exp(MASKED_SCORE - max) is exactly 0 in float32,
+ * Score added for padded keys. exp(MASKED_SCORE - max) is exactly 0 in float32,
  * so padding never changes a result; finite (unlike -inf) so a row can never
- * turn into NaN.
+ * turn into NaN. Attention always runs in float32 (see SelfAttention), so the
+ * value need not fit in float16.
  */
 export const MASKED_SCORE = -1e9;
 
-/** Multi-head self-attention on [B, T, E] activations (com.microsoft MultiHeadAttention), in float32. */
+/**
+ * The additive key-padding bias, [B, 1, 1, T] float32: 0 for a real key, MASKED_SCORE
+ * for padding. Built with Where: (1 - keep) * -inf would give 0 * -inf = NaN.
+ * `keep`: bool [B, T] (true = real token).
+ */
+export function keyPaddingBias(g: GraphBuilder, keep: string): string {
+  return g.node('Where', [g.node('Unsqueeze', [keep, g.ints([1, 2])]), g.scalar(0), g.scalar(MASKED_SCORE)]);
+}
+
+/**
+ * Multi-head self-attention on [B, T, E] activations, in float32, with an additive bias
+ * (key padding, ALiBi) that the model builds once per forward pass and every layer shares.
+ *
+ * Written as plain ops: scores = (q k^T) * scale + bias, Softmax, probs v, per head.
+ * The fused com.microsoft MultiHeadAttention is not used because:
+ *  - ONNX Runtime 1.30's WebGPU MultiHeadAttention gives wrong results from 32 tokens up
+ *    on adapters with 8-wide subgroups (Mesa lavapipe: max error 0.05-0.07 on the fixture
+ *    embeddings; its flash-attention kernel assumes 16-wide ones), while MatMul/Softmax are
+ *    right on every adapter tried; it also has no key_padding_mask;
+ *  - on CPU the plain form runs at the same speed (1-thread CPU time on the benchmark
+ *    shapes within 1-4% either way: docs/benchmarks.md); ONNX Runtime folds the scale
+ *    into the score MatMul there;
+ *  - attention runs in float32 (as fair-esm's softmax), where CUDA's fused kernels fall back
+ *    to the same unfused products below 256 tokens (VirNucPro's proteins are 100-170).
+ */
 export class SelfAttention {
   /** Shape [B, T, E] for Reshape of 2-D [B*T, E] activations. */
   readonly shapeBTE: string;
-  /** 1 = real key, 0 = padding, int32 [B, T] (MultiHeadAttention's key_padding_mask). */
-  private readonly keyMask: string;
+  /** Shape [B, T, heads, headDim]. */
+  private readonly shapeBTHD: string;
 
   constructor(
     private readonly nn: LayerBuilder,
     /** Shape(input_ids): [B, T] as int64. */
     shapeBT: string,
-    /** 1/0 (or true/false) per token, [B, T]. */
-    keep: string,
+    /** Additive float32 bias broadcastable to [B, heads, T, T]. */
+    private readonly bias: string,
     readonly heads: number,
     readonly embedDim: number,
   ) {
     const g = nn.g;
     this.shapeBTE = g.node('Concat', [shapeBT, g.ints([embedDim])], { axis: 0 });
-    this.keyMask = g.node('Cast', [keep], { to: OnnxDataType.int32 });
+    this.shapeBTHD = g.node('Concat', [shapeBT, g.ints([heads, embedDim / heads])], { axis: 0 });
   }
 
   /** [B*T, E] (any float type) -> [B, T, E] float32. */
@@ -174,27 +202,40 @@ export class SelfAttention {
   }
 
   /**
-   * softmax(scale * q k^T + bias + padding) v per head; q, k, v [B, T, E] float32,
-   * `bias` float32 broadcastable as [1, heads, T, T] (ALiBi) or absent.
+   * softmax(scale * q k^T + bias) v per head; q, k, v [B, T, E] float32.
    * Returns [B*T, E] in the compute dtype (ready for the output projection).
    */
-  attend(q: string, k: string, v: string, scale: number, bias?: string): string {
+  attend(q: string, k: string, v: string, scale: number): string {
     const g = this.nn.g;
-    const inputs = [q, k, v, '', this.keyMask, ...(bias ? [bias] : [])];
-    const out = g.node('MultiHeadAttention', inputs, { num_heads: this.heads, scale: float(scale), mask_filter_value: float(MASKED_SCORE) }, { domain: MS_DOMAIN });
+    const heads = (x: string, perm: number[]) => g.node('Transpose', [g.node('Reshape', [x, this.shapeBTHD])], { perm });
+    const scores = g.node('Mul', [g.node('MatMul', [heads(q, [0, 2, 1, 3]), heads(k, [0, 2, 3, 1])]), g.scalar(scale)]);
+    const probs = g.node('Softmax', [g.node('Add', [scores, this.bias])], { axis: -1 });
+    const out = g.node('Transpose', [g.node('MatMul', [probs, heads(v, [0, 2, 1, 3])])], { perm: [0, 2, 1, 3] });
     return this.nn.toCompute(g.node('Reshape', [out, g.ints([-1, this.embedDim])]));
   }
 }
 
+/** Positions per partial sum in maskedMean (about the square root of the longest inputs). */
+const MEAN_BLOCK = 32;
+
 /**
- * Masked mean over the time axis, accumulated in float64 (the reference sums in
- * float32 with pairwise/vectorised order; float64 keeps us within ~1e-7 of it
- * whatever the length). x [B, T, E] (any float type), weights [B, T] 0/1 (any numeric type) -> [B, E] float32.
+ * Masked mean over the time axis, in float32 on the execution provider (no float64, which
+ * WebGPU lacks, and no copy of the hidden states to the host): positions are summed in
+ * blocks of MEAN_BLOCK, then the block sums, so rounding grows with MEAN_BLOCK + T / MEAN_BLOCK
+ * terms instead of T (a sequential float32 sum drifts by ~1e-5 over 1000 tokens; this stays
+ * within 1e-6 of the float32 reference on the fixtures, as the former float64 sum did).
+ * x [B, T, E] float32, weights [B, T] bool or 0/1 (any numeric type) -> [B, E] float32.
  */
 export function maskedMean(g: GraphBuilder, x: string, weights: string): string {
-  const x64 = g.node('Cast', [x], { to: OnnxDataType.float64 });
-  const w64 = g.node('Cast', [weights], { to: OnnxDataType.float64 });
-  const sum = g.node('ReduceSum', [g.node('Mul', [x64, g.node('Unsqueeze', [w64, g.ints([2])])]), g.ints([1])], { keepdims: 0 });
-  const count = g.node('ReduceSum', [w64, g.ints([1])], { keepdims: 1 });
-  return g.node('Cast', [g.node('Div', [sum, count])], { to: OnnxDataType.float32 });
+  const w = g.node('Cast', [weights], { to: OnnxDataType.float32 });
+  const masked = g.node('Mul', [x, g.node('Unsqueeze', [w, g.ints([2])])]);
+  const shape = g.node('Shape', [x]);
+  const dim = (k: number) => g.node('Slice', [shape, g.ints([k]), g.ints([k + 1])]);
+  // Pad T up to a multiple of the block with zeros (pads: begins of B, T, E, then ends).
+  const block = g.ints([MEAN_BLOCK]);
+  const extra = g.node('Mod', [g.node('Sub', [block, g.node('Mod', [dim(1), block])]), block]);
+  const padded = g.node('Pad', [masked, g.node('Concat', [g.ints([0, 0, 0, 0]), extra, g.ints([0])], { axis: 0 })]);
+  const blocks = g.node('Reshape', [padded, g.node('Concat', [dim(0), g.ints([-1, MEAN_BLOCK]), dim(2)], { axis: 0 })]);
+  const sum = g.node('ReduceSum', [g.node('ReduceSum', [blocks, g.ints([2])], { keepdims: 0 }), g.ints([1])], { keepdims: 0 });
+  return g.node('Div', [sum, g.node('ReduceSum', [w, g.ints([1])], { keepdims: 1 })]);
 }

@@ -8,14 +8,20 @@
  * complete and fsynced: a `.onnx` present under its final name always has
  * its data. Sessions then load the model BY PATH, which memory-maps the data
  * file (no 2 GiB limit, no copy).
+ *
+ * Every floating-point weight is checked for NaN and infinities on its way
+ * through (in the dtype written, so a float32 value beyond float16's range is
+ * caught under --fp16 too): a model with one would turn every score it touches
+ * into `nan` without an error.
  */
 import { basename } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AtomicFileWriter, writeFileAtomic } from '../../util/atomic.js';
+import { InputError } from '../../util/errors.js';
 import { TOOL_VERSION } from '../../util/version.js';
 import { ModelProto, OnnxDataType, AttributeType, DATA_LOCATION_EXTERNAL } from './proto.js';
-import type { AttrValue, GraphBuilder, ValueSpec } from './graph.js';
+import type { AttrValue, ElemType, GraphBuilder, ValueSpec } from './graph.js';
 
 /** ONNX IR version written (opset 18 needs >= 8). */
 export const IR_VERSION = 8;
@@ -32,6 +38,8 @@ export interface WrittenModel {
 export interface WriteOptions {
   /** Called after each weight is written (progress for multi-GB models). */
   onWeight?: (name: string, done: number, total: number) => void;
+  /** Where the weights were read from, for messages (default: the graph's name). */
+  source?: string;
 }
 
 /** Writes `graph` to `modelPath` and its weights to `modelPath + '.data'`. */
@@ -50,6 +58,8 @@ export async function writeOnnxModel(graph: GraphBuilder, modelPath: string, opt
       if (bytes.byteLength !== expected) {
         throw new Error(`weight ${w.name}: expected ${expected} bytes for ${w.elemType}[${w.dims.join(', ')}], got ${bytes.byteLength}`);
       }
+      const bad = firstNonFinite(w.elemType, bytes);
+      if (bad) throw nonFiniteWeight(options.source ?? graph.name, w.name, w.elemType, bad);
       const pad = (DATA_ALIGNMENT - (offset % DATA_ALIGNMENT)) % DATA_ALIGNMENT;
       if (pad > 0) data.write(new Uint8Array(pad));
       offset += pad;
@@ -79,6 +89,49 @@ export async function writeOnnxModel(graph: GraphBuilder, modelPath: string, opt
   }
   await writeFileAtomic(modelPath, encodeModel(graph, initializers));
   return { modelPath, dataPath, weightBytes };
+}
+
+/** The first NaN or infinity among `bytes` of `elemType` (integer types have none). */
+export function firstNonFinite(elemType: ElemType, bytes: Uint8Array): { index: number; value: number } | undefined {
+  const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  const { buffer, byteOffset, byteLength } = aligned;
+  switch (elemType) {
+    case 'float32': {
+      // Exponent bits all ones: infinity or NaN. Integer compares, no float conversion.
+      const bits = new Uint32Array(buffer, byteOffset, byteLength / 4);
+      for (let i = 0; i < bits.length; i++) {
+        if ((bits[i] & 0x7f800000) === 0x7f800000) return { index: i, value: new Float32Array(buffer, byteOffset + i * 4, 1)[0] };
+      }
+      return undefined;
+    }
+    case 'float16':
+    case 'bfloat16': {
+      const mask = elemType === 'float16' ? 0x7c00 : 0x7f80;
+      const bits = new Uint16Array(buffer, byteOffset, byteLength / 2);
+      for (let i = 0; i < bits.length; i++) {
+        if ((bits[i] & mask) === mask) return { index: i, value: bits[i] & (elemType === 'float16' ? 0x3ff : 0x7f) ? NaN : bits[i] & 0x8000 ? -Infinity : Infinity };
+      }
+      return undefined;
+    }
+    case 'float64': {
+      const values = new Float64Array(buffer, byteOffset, byteLength / 8);
+      for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return { index: i, value: values[i] };
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function nonFiniteWeight(source: string, weight: string, elemType: ElemType, bad: { index: number; value: number }): InputError {
+  // Builders name split parts of a packed weight `name#part`: report the weight as the file names it.
+  const name = weight.replace(/#.*$/, '');
+  const overflow = elemType === 'float16' && !Number.isNaN(bad.value);
+  return new InputError(`${source}: weight '${name}' holds ${bad.value}${overflow ? ' in float16' : ''} (element ${bad.index}); a model with non-finite weights gives NaN scores`, {
+    hint: overflow
+      ? "a value exceeds float16's range: prepare the model without --fp16"
+      : 'the file is damaged or comes from a training run that diverged: use the published weights (`virnucpro models fetch`)',
+  });
 }
 
 const ELEM_BYTES: Record<keyof typeof OnnxDataType, number> = {

@@ -253,7 +253,11 @@ export async function readTorchFile(path: string): Promise<TorchCheckpoint> {
   const byteorder = byName.get(`${prefix}byteorder`);
   if (byteorder) {
     const order = Buffer.from(await readZipRecord(zip, byteorder)).toString('latin1').trim();
-    if (order !== 'little') throw new InputError(`${path}: checkpoint byte order is '${order}'; only little-endian files are supported`);
+    if (order !== 'little') {
+      // Only the two values torch writes are quoted: the record could hold anything.
+      const what = order === 'big' ? "'big'" : 'not recognised';
+      throw new InputError(`${path}: checkpoint byte order is ${what}; only little-endian files are supported`);
+    }
   }
   const ckpt: TorchCheckpoint = {
     path,

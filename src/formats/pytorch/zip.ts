@@ -6,9 +6,16 @@
  * I/O. ZIP64 (files or records over 4 GiB) is supported. Every offset read
  * from the file is checked against the file size before it is used, so a
  * truncated or hostile file fails with an InputError naming the problem.
+ *
+ * Every record's CRC-32 is checked when it is read: a record read whole (data.pkl,
+ * and a tensor that covers its storage, the usual case) is checked on the bytes
+ * already in memory; a record read in parts (storages shared by several views) is
+ * checked once, by reading it through in chunks, before its first part is used.
+ * A damaged file therefore fails with exit code 2 instead of loading wrong weights.
  */
 import { openSync, readSync, fstatSync, closeSync } from 'node:fs';
-import { inflateRawSync } from 'node:zlib';
+import { open } from 'node:fs/promises';
+import { crc32, inflateRawSync } from 'node:zlib';
 import { InputError } from '../../util/errors.js';
 import { readRange } from '../safetensors.js';
 
@@ -130,6 +137,8 @@ export function readZipDirectory(path: string): ZipDirectory {
         throw new InputError(`${path}: zip central directory entry ${i} runs past the directory`);
       }
       const name = cd.toString(flags & 0x800 ? 'utf8' : 'latin1', p + 46, p + 46 + nameLen);
+      // Names end up in messages: refuse control characters rather than print them to a terminal.
+      if (/[\u0000-\u001f\u007f]/.test(name)) throw new InputError(`${path}: zip central directory entry ${i} has a name with control characters (corrupt zip)`);
       // ZIP64 extra field: the 64-bit values appear only for fields saturated at 0xffffffff, in this order.
       const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
       for (let e = 0; e + 4 <= extra.length; ) {
@@ -170,26 +179,69 @@ export function readZipDirectory(path: string): ZipDirectory {
   }
 }
 
-/** Reads a whole record into memory (use for small records such as data.pkl). */
+/** Reads a whole record into memory and checks its CRC-32 (use for small records such as data.pkl). */
 export async function readZipRecord(dir: ZipDirectory, record: ZipRecord): Promise<Uint8Array> {
   const raw = await readRange(dir.path, record.dataOffset, record.compressedSize);
-  if (record.compressionMethod === 0) return raw;
-  const out = inflateRawSync(raw, { maxOutputLength: record.size });
-  if (out.byteLength !== record.size) {
-    throw new InputError(`${dir.path}: zip record '${record.name}' inflates to ${out.byteLength} bytes, expected ${record.size}`);
+  let out = raw;
+  if (record.compressionMethod !== 0) {
+    out = inflateRawSync(raw, { maxOutputLength: record.size });
+    if (out.byteLength !== record.size) {
+      throw new InputError(`${dir.path}: zip record '${record.name}' inflates to ${out.byteLength} bytes, expected ${record.size}`);
+    }
   }
+  if (crc32(out) !== record.crc32) throw damaged(dir, record);
+  checkedRecords(dir).add(record);
   return out;
 }
 
 /**
  * Reads `length` bytes starting `offset` bytes into a record, without reading
- * the rest (stored records only: that is what makes tensors lazy).
+ * the rest (stored records only: that is what makes tensors lazy). The record's
+ * CRC-32 is checked on the first read of it.
  */
 export async function readZipRecordRange(dir: ZipDirectory, record: ZipRecord, offset: number, length: number): Promise<Uint8Array> {
   if (offset < 0 || offset + length > record.size) {
     throw new InputError(`${dir.path}: read of bytes ${offset}..${offset + length} is outside zip record '${record.name}' (${record.size} bytes)`);
   }
-  if (record.compressionMethod === 0) return readRange(dir.path, record.dataOffset + offset, length);
-  const all = await readZipRecord(dir, record);
-  return all.subarray(offset, offset + length);
+  if (record.compressionMethod !== 0 || (offset === 0 && length === record.size)) {
+    const all = await readZipRecord(dir, record);
+    return offset === 0 && length === all.byteLength ? all : all.subarray(offset, offset + length);
+  }
+  if (!checkedRecords(dir).has(record)) await checkStoredRecord(dir, record);
+  return readRange(dir.path, record.dataOffset + offset, length);
+}
+
+/** Records of a directory whose CRC-32 has been checked (each is checked once, however many tensors view it). */
+const checked = new WeakMap<ZipDirectory, Set<ZipRecord>>();
+
+function checkedRecords(dir: ZipDirectory): Set<ZipRecord> {
+  let set = checked.get(dir);
+  if (!set) checked.set(dir, (set = new Set()));
+  return set;
+}
+
+/** Reads a stored record through in chunks, computing its CRC-32 incrementally (records may be GBs). */
+async function checkStoredRecord(dir: ZipDirectory, record: ZipRecord): Promise<void> {
+  const CHUNK = 1 << 24;
+  const buf = Buffer.alloc(Math.min(CHUNK, Math.max(record.size, 1)));
+  const fh = await open(dir.path, 'r');
+  let crc = 0;
+  try {
+    for (let done = 0; done < record.size; ) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, record.size - done), record.dataOffset + done);
+      if (bytesRead === 0) throw new InputError(`${dir.path}: unexpected end of file in zip record '${record.name}'`);
+      crc = crc32(buf.subarray(0, bytesRead), crc);
+      done += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  if (crc !== record.crc32) throw damaged(dir, record);
+  checkedRecords(dir).add(record);
+}
+
+function damaged(dir: ZipDirectory, record: ZipRecord): InputError {
+  return new InputError(`${dir.path}: zip record '${record.name}' is damaged (its CRC-32 does not match the one stored in the file)`, {
+    hint: 'the file was corrupted on disk or in transfer: download or copy it again (e.g. `virnucpro models fetch`)',
+  });
 }

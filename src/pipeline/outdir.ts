@@ -1,0 +1,333 @@
+/**
+ * The output directory of `virnucpro predict`, and the promise that a run never
+ * loses a file that is not its own:
+ *
+ * - A directory is ours when it holds the marker `.virnucpro`, written when a run
+ *   starts (or, from versions before the marker, a `work/plan.json`). Only in such a
+ *   directory does any file count as ours; everything else belongs to someone else.
+ * - Without --resume or --force, an existing directory is used only when nothing in
+ *   it is worth keeping: it is empty, or holds a run of ours that died before it
+ *   finished planning.
+ * - --resume continues a run of ours and refuses a directory that holds none.
+ * - --force removes only what a run writes (OUR_NAMES, the --keep-intermediate files
+ *   the marker lists, our temporaries), and only once the input and models were
+ *   checked (`claim`, called after them). It refuses `/`, the current and the home
+ *   directory or a parent of them, a directory holding the input file, and a
+ *   directory with anyone else's files (it names them).
+ * - A run holds `.virnucpro.lock` (util/lock.ts) from `claim` to `release`: a second
+ *   run into the same directory is refused with the holder's pid and host.
+ *
+ * `check` only looks (it runs before the models are resolved, so mistakes surface
+ * at once); `claim` looks again under the lock, since the directory may have changed.
+ */
+import { access, mkdir, readdir, readFile, realpath, rm, rmdir, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { fastaStem } from '../io/paths.js';
+import { translateOutputPaths } from '../io/translate-files.js';
+import { METRICS_LOG_NAME } from '../monitor/metrics-log.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { InputError, ResourceError, UsageError, VirnucproError, isSystemError, userErrorFromSystemError } from '../util/errors.js';
+import { acquireLock, describeOwner, isStale, readLockOwner, type HeldLock, type LockOwner } from '../util/lock.js';
+import { TOOL_VERSION } from '../util/version.js';
+import { OUTPUT_FILES } from './finalize.js';
+import { outputDirExists, WorkDir } from './workdir.js';
+
+export const MARKER_FILE = '.virnucpro';
+export const LOCK_FILE = '.virnucpro.lock';
+export const RUN_JSON = 'run.json';
+export const DEMO_WARNING_FILE = 'DEMO_MODELS_WARNING.txt';
+const WORK = 'work';
+
+/** Every name a run may write in its output directory, besides the --keep-intermediate files. */
+const OUR_NAMES: ReadonlySet<string> = new Set([...Object.values(OUTPUT_FILES), RUN_JSON, DEMO_WARNING_FILE, METRICS_LOG_NAME, WORK, MARKER_FILE, LOCK_FILE]);
+
+/** How many unknown files a refusal names before it only counts the rest. */
+const NAMES_SHOWN = 5;
+
+interface Marker {
+  tool: 'virnucpro';
+  about: string;
+  version: string;
+  created: string;
+  /** The --keep-intermediate files runs here wrote: their names depend on the input. */
+  intermediateFiles: string[];
+}
+
+export interface OutDirRequest {
+  /** `-o` as given; undefined means `<input stem>_virnucpro` in the current directory. */
+  outDir?: string;
+  input: string;
+  expectedLength: number;
+  force?: boolean;
+  resume?: boolean;
+  keepIntermediate?: boolean;
+}
+
+/** What a directory holds, sorted into our entries and everyone else's. */
+interface Contents {
+  /** Marker or a plan of an older version: the directory holds a run of ours. */
+  ownedByUs: boolean;
+  marker: Marker | null;
+  hasPlan: boolean;
+  ours: string[];
+  foreign: string[];
+  /** The owner of a lock that is not stale. */
+  lockHolder: LockOwner | null;
+}
+
+export class OutputDirectory {
+  readonly dir: string;
+  private lock: HeldLock | null = null;
+  /** From `claim` on, a write that fails without naming its file was one of ours in `dir`. */
+  private writing = false;
+
+  constructor(private readonly req: OutDirRequest) {
+    if (req.outDir !== undefined && req.outDir.trim() === '') {
+      throw new UsageError('the output directory (-o) is an empty string', {
+        hint: `an unset shell variable? Give a directory name, or leave -o out for ${fastaStem(req.input)}_virnucpro`,
+      });
+    }
+    this.dir = resolve(req.outDir ?? `${fastaStem(req.input)}_virnucpro`);
+  }
+
+  /** Refuses, before any work, a directory this run may not use; changes nothing on disk. */
+  async check(): Promise<void> {
+    if (this.req.force) await assertForceMayClear(this.dir, this.req.input);
+    if (!(await assertWritablePlace(this.dir))) return;
+    const contents = await inspect(this.dir);
+    if (contents.lockHolder) throw inUse(this.dir, contents.lockHolder);
+    assertUsable(this.dir, contents, this.req);
+  }
+
+  /**
+   * Creates the directory and takes it for this run: locks it, removes our previous
+   * outputs under --force, and writes the marker (which also proves the directory
+   * writable before any real work).
+   */
+  async claim(log: (line: string) => void): Promise<void> {
+    this.writing = true;
+    let created: string | undefined;
+    try {
+      created = await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      throw outputDirError(this.dir, err);
+    }
+    try {
+      await this.take(log);
+    } catch (err) {
+      // A directory this run created and could not use (a full disk, another run) is not left behind.
+      this.release();
+      if (created !== undefined) await rmdir(this.dir).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async take(log: (line: string) => void): Promise<void> {
+    const attempt = await acquireLock(join(this.dir, LOCK_FILE));
+    if (!attempt.acquired) throw inUse(this.dir, attempt.holder);
+    this.lock = attempt.lock;
+    if (attempt.tookOverFrom) log(`taking over the lock of an earlier run in ${this.dir} that is no longer running (${describeOwner(attempt.tookOverFrom)})`);
+    const contents = await inspect(this.dir);
+    assertUsable(this.dir, contents, this.req);
+    if (this.req.force) {
+      const previous = contents.ours.filter((n) => n !== LOCK_FILE && n !== MARKER_FILE);
+      if (previous.length > 0) {
+        log(`--force: removing virnucpro's previous outputs in ${this.dir}: ${previous.sort().join(', ')}`);
+        await Promise.all(previous.map((n) => rm(join(this.dir, n), { recursive: true, force: true })));
+      }
+    }
+    const intermediates = new Set([...(contents.marker?.intermediateFiles ?? []), ...intermediateNames(this.dir, this.req)]);
+    const marker: Marker = {
+      tool: 'virnucpro',
+      about: 'virnucpro predict writes its outputs here; --force removes only the files virnucpro wrote, never other files',
+      version: TOOL_VERSION,
+      created: contents.marker?.created ?? new Date().toISOString(),
+      intermediateFiles: [...intermediates].sort(),
+    };
+    await writeFileAtomic(join(this.dir, MARKER_FILE), JSON.stringify(marker, null, 1) + '\n');
+  }
+
+  /** Leftover temporary files of our killed writes (never anyone else's). */
+  async removeTemporaries(): Promise<void> {
+    const marker = await readMarker(this.dir);
+    const known = new Set(marker?.intermediateFiles ?? []);
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => isOurTemporary(n, known)).map((n) => rm(join(this.dir, n), { force: true })));
+  }
+
+  /** Ends the claim: removes the lock (idempotent). */
+  release(): void {
+    this.lock?.release();
+    this.lock = null;
+  }
+
+  /**
+   * The error a user should see. Node reports a failed write on an open file without
+   * its path; once the directory is claimed, such writes can only have been ours there.
+   */
+  explain(err: unknown): unknown {
+    return userErrorFromSystemError(err, this.writing ? { dir: this.dir } : {}) ?? err;
+  }
+}
+
+/**
+ * Why --force may not clear `dir`, or null. Paths are compared after resolving
+ * symbolic links, so no spelling of a path gets around the check.
+ */
+export async function forceRefusal(dir: string, input: string): Promise<string | null> {
+  const [d, inputPath, cwd, home] = await Promise.all([dir, resolve(input), process.cwd(), homedir()].map(canonical));
+  if (d === dirname(d)) return 'it is the root of the filesystem';
+  if (isSameOrInside(cwd, d)) return cwd === d ? 'it is the current directory' : 'it contains the current directory';
+  if (isSameOrInside(inputPath, d)) return `it contains the input file ${input}`;
+  if (isSameOrInside(home, d)) return home === d ? 'it is your home directory' : 'it contains your home directory';
+  return null;
+}
+
+async function assertForceMayClear(dir: string, input: string): Promise<void> {
+  const why = await forceRefusal(dir, input);
+  if (why) {
+    throw new UsageError(`--force refuses to clear ${dir}: ${why}`, {
+      hint: `give the outputs a directory of their own, e.g. -o ${fastaStem(input)}_virnucpro`,
+    });
+  }
+}
+
+async function canonical(path: string): Promise<string> {
+  return realpath(path).catch(() => resolve(path));
+}
+
+function isSameOrInside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+/**
+ * Checks that `dir` is, or can be created as, a writable directory. Returns whether
+ * it exists. Nothing is created: a refused run leaves no trace.
+ */
+async function assertWritablePlace(dir: string): Promise<boolean> {
+  let place = dir;
+  for (;;) {
+    try {
+      const s = await stat(place);
+      if (!s.isDirectory()) {
+        throw new InputError(place === dir ? `${dir} is not a directory` : `${place} is not a directory, so ${dir} cannot be created`, {
+          hint: 'choose another output directory with -o',
+        });
+      }
+      break;
+    } catch (err) {
+      if (!isSystemError(err) || !['ENOENT', 'ENOTDIR'].includes(err.code) || place === dirname(place)) throw outputDirError(dir, err);
+      place = dirname(place);
+    }
+  }
+  try {
+    await access(place, fsConstants.W_OK);
+  } catch (err) {
+    throw outputDirError(dir, err);
+  }
+  return place === dir;
+}
+
+/** An operating-system error about the output directory, as a user error naming it. */
+function outputDirError(dir: string, err: unknown): unknown {
+  const why = userErrorFromSystemError(err);
+  if (!why) return err;
+  return new VirnucproError(`cannot use the output directory ${dir}: ${why.message}`, { exitCode: why.exitCode, hint: why.hint, cause: err });
+}
+
+async function readMarker(dir: string): Promise<Marker | null> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, MARKER_FILE), 'utf8');
+  } catch {
+    return null;
+  }
+  const fallback: Marker = { tool: 'virnucpro', about: '', version: '?', created: new Date().toISOString(), intermediateFiles: [] };
+  try {
+    const m = JSON.parse(text) as Partial<Marker>;
+    // Damaged, it still says the directory is ours; only its list of intermediate files is lost.
+    return { ...fallback, ...m, intermediateFiles: Array.isArray(m.intermediateFiles) ? m.intermediateFiles.filter((n) => typeof n === 'string') : [] };
+  } catch {
+    return fallback;
+  }
+}
+
+async function inspect(dir: string): Promise<Contents> {
+  const entries = await readdir(dir);
+  const marker = await readMarker(dir);
+  const plan = await new WorkDir(dir).readPlan();
+  const ownedByUs = marker !== null || plan.state === 'found';
+  const known = new Set(marker?.intermediateFiles ?? []);
+  // The lock and the marker's own temporary file cannot be anyone else's, even in a directory without a marker
+  // (a run killed between taking the lock and writing the marker).
+  const isOurs = ownedByUs
+    ? (n: string) => OUR_NAMES.has(n) || known.has(n) || isOurTemporary(n, known)
+    : (n: string) => n === LOCK_FILE || temporaryOf(n) === MARKER_FILE;
+  const owner = entries.includes(LOCK_FILE) ? await readLockOwner(join(dir, LOCK_FILE)) : null;
+  return {
+    ownedByUs,
+    marker,
+    hasPlan: plan.state !== 'missing',
+    ours: entries.filter(isOurs),
+    foreign: entries.filter((n) => !isOurs(n)),
+    lockHolder: owner && !isStale(owner) ? owner : null,
+  };
+}
+
+/** Refuses a directory whose contents this run may not touch. */
+function assertUsable(dir: string, c: Contents, req: OutDirRequest): void {
+  const disposable = (n: string) => n === MARKER_FILE || n === LOCK_FILE || temporaryOf(n) !== null || (n === WORK && !c.hasPlan);
+  const worthKeeping = c.ours.filter((n) => !disposable(n));
+  if (c.foreign.length === 0 && worthKeeping.length === 0) return;
+  if (req.resume) {
+    if (!c.ownedByUs) {
+      throw new UsageError(`cannot resume in ${dir}: it holds no virnucpro run (no ${MARKER_FILE} file) but other files: ${listNames(c.foreign)}`, {
+        hint: 'check -o; to start a new run, choose a new directory with -o',
+      });
+    }
+    const clash = intermediateNames(dir, req).filter((n) => c.foreign.includes(n));
+    if (clash.length > 0) {
+      throw new UsageError(`--keep-intermediate would overwrite ${listNames(clash)} in ${dir}, which virnucpro did not write`, {
+        hint: 'move those files away, or resume without --keep-intermediate',
+      });
+    }
+    return;
+  }
+  if (c.foreign.length > 0) {
+    const hint = 'choose another directory with -o (virnucpro never removes files it did not write)';
+    if (req.force) throw new UsageError(`--force removes only the files virnucpro wrote, but ${dir} also holds ${listNames(c.foreign)}`, { hint });
+    throw new UsageError(`output directory ${dir} already exists and holds files virnucpro did not write: ${listNames(c.foreign)}`, { hint });
+  }
+  if (!req.force) throw outputDirExists(dir);
+}
+
+function inUse(dir: string, holder: LockOwner): ResourceError {
+  return new ResourceError(`${dir} is in use by another virnucpro run (${describeOwner(holder)})`, {
+    hint: `wait for it to finish or choose another -o; if that run no longer exists, delete ${join(dir, LOCK_FILE)}`,
+  });
+}
+
+/** "'a', 'b' and 3 more files": a few names, then a count. */
+function listNames(names: string[]): string {
+  const sorted = [...names].sort();
+  const shown = sorted.slice(0, NAMES_SHOWN).map((n) => `'${n}'`).join(', ');
+  const rest = sorted.length - NAMES_SHOWN;
+  return rest > 0 ? `${shown} and ${rest} more` : shown;
+}
+
+function intermediateNames(dir: string, req: OutDirRequest): string[] {
+  if (!req.keepIntermediate) return [];
+  return Object.values(translateOutputPaths(req.input, req.expectedLength, dir)).map((p) => basename(p));
+}
+
+/** The file a temporary name belongs to (util/atomic.ts's `.NAME.PID.RANDOM.tmp`), or null. */
+function temporaryOf(name: string): string | null {
+  return /^\.(.+)\.\d+\.[0-9a-z]*\.tmp$/.exec(name)?.[1] ?? null;
+}
+
+function isOurTemporary(name: string, intermediates: ReadonlySet<string>): boolean {
+  const of = temporaryOf(name);
+  return of !== null && (OUR_NAMES.has(of) || intermediates.has(of));
+}
