@@ -125,11 +125,15 @@ function tokenIds(kind: 'esm2' | 'dnabert', lengths: readonly number[]): Int32Ar
 
 const DNA_TOKENIZER = fileURLToPath(new URL('../assets/demo/dnabert-s-tokenizer.json', import.meta.url));
 
-/** ESM-2 with the 3B model's real tensor shapes and cheap deterministic weights, made one tensor at a time (never all in memory). */
-function patternEsm2(s: Shape): LoadedModel<Esm2Config> {
+/**
+ * ESM-2 with the 3B model's real tensor shapes and cheap deterministic weights, made one tensor at a
+ * time (never all in memory), in the precision the graph is built in (converting 3 billion weights
+ * to fp16 in JavaScript would double the time to build the graph).
+ */
+function patternEsm2(s: Shape, precision: Precision): LoadedModel<Esm2Config> {
   const prefix = 'encoder.sentence_encoder.';
   const weights: TensorMap = new Map();
-  for (const [name, t] of esm2FairEsmState(s.layers, s.dim, s.ffn, s.vocab, s.heads, 'float32')) if (name.startsWith(prefix)) weights.set(name.slice(prefix.length), t);
+  for (const [name, t] of esm2FairEsmState(s.layers, s.dim, s.ffn, s.vocab, s.heads, precision === 'fp16' ? 'float16' : 'float32')) if (name.startsWith(prefix)) weights.set(name.slice(prefix.length), t);
   const config: Esm2Config = { numLayers: s.layers, embedDim: s.dim, numHeads: s.heads, ffnDim: s.ffn, vocabSize: s.vocab, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32, clsIdx: 0, eosIdx: 2 };
   return { kind: 'esm2', format: 'pattern', config, weights, files: [] };
 }
@@ -178,7 +182,7 @@ async function numerics(plan: Plan, providers: GpuProvider[], log: (l: string) =
     const model = kind === 'esm2' ? esmModel(shape) : dnabertModel(shape);
     const byLength = plan.numerics.lengths.map((n) => tokenIds(kind, Array(plan.numerics.per_length).fill(n)));
     const cpu = await openEmbedder(kind, model, 'cpu', 'fp32', 1 << 16);
-    const reference = [];
+    const reference: Float32Array[][] = [];
     for (const ids of byLength) reference.push(await cpu.embedTokens(ids));
     await cpu.close();
     for (const provider of providers) {
@@ -231,7 +235,7 @@ async function throughput(plan: Plan, providers: GpuProvider[], deadline: number
       reseed(9000);
       const ids = tokenIds(m.kind, m.lengths);
       const shape: Shape = { name: m.name, layers: m.layers, dim: m.dim, heads: m.heads, ffn: m.ffn, vocab: m.vocab };
-      const model = m.kind === 'esm2' ? patternEsm2(shape) : dnabertModel(shape);
+      const model = m.kind === 'esm2' ? patternEsm2(shape, precision) : dnabertModel(shape);
       const tokens = m.lengths.reduce((a, b) => a + b, 0);
       for (const provider of providers) {
         if (Date.now() > deadline) {

@@ -50,7 +50,8 @@ fi
 rm -rf "$lists"
 
 # What the device tool sends: tracked and untracked-not-ignored files, plus the carried .device/.
-tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 -r du -cb 2> /dev/null | awk 'END { print $1 }')
+# (a file deleted in the working tree is listed but has no size: stat's complaint about it is not an error here)
+tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 -r stat -c %s -- 2> /dev/null | awk '{ s += $1 } END { print s + 0 }' || true)
 carry=$(du -sb "$DEV" | cut -f1)
 total=$((tree + carry))
 printf 'working tree %.1f MiB + .device %.1f MiB = %.1f MiB (limit 64 MiB)\n' "$(echo "$tree / 1048576" | bc -l)" "$(echo "$carry / 1048576" | bc -l)" "$(echo "$total / 1048576" | bc -l)"

@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { availableParallelism } from 'node:os';
 import { UsageError } from '../util/errors.js';
 import { DeviceUnusableError, ortErrorSummary } from './device-failures.js';
+import { cudaInstallCommand } from './provider-probe.js';
 
 // We report provider failures ourselves (ResourceError / logged fallback); ORT's own
 // error-level log lines for them would only repeat that on stderr.
@@ -88,7 +89,7 @@ export async function openSession(modelPath: string, options: SessionOptions = {
       throw new DeviceUnusableError(`device ${deviceName(device)} is not usable: ${why}`, {
         hint:
           device.kind === 'cuda'
-            ? 'install the CUDA provider libraries (npm install --onnxruntime-node-install=cuda12, see README "GPUs"), or run with --device cpu or --allow-cpu-fallback'
+            ? `install the CUDA provider libraries (${cudaInstallCommand()}, see README "GPUs"), or run with --device cpu or --allow-cpu-fallback`
             : 'WebGPU needs a Vulkan-capable GPU and driver; run with --device cpu or --allow-cpu-fallback',
         cause: e,
       });
