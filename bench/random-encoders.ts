@@ -66,7 +66,7 @@ export function esmModel(s: Shape): LoadedModel<Esm2Config> {
   }
   w.set('emb_layer_norm_after.weight', ones(E));
   w.set('emb_layer_norm_after.bias', randomTensor([E], 0.01));
-  const config: Esm2Config = { numLayers: s.layers, embedDim: E, numHeads: s.heads, ffnDim: s.ffn, vocabSize: s.vocab, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32, clsIdx: 0, eosIdx: 2 };
+  const config: Esm2Config = { numLayers: s.layers, embedDim: E, numHeads: s.heads, ffnDim: s.ffn, vocabSize: s.vocab, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32 };
   return { kind: 'esm2', format: 'random', config, weights: w, files: [] };
 }
 
@@ -92,6 +92,6 @@ export function dnabertModel(s: Shape): LoadedModel<DnabertConfig> {
       w.set(`${p}.${ln}.bias`, randomTensor([H], 0.01));
     }
   }
-  const config: DnabertConfig = { numLayers: s.layers, hiddenSize: H, numHeads: s.heads, intermediateSize: s.ffn, vocabSize: s.vocab, typeVocabSize: 2, layerNormEps: 1e-12, alibiStartingSize: 512 };
+  const config: DnabertConfig = { numLayers: s.layers, hiddenSize: H, numHeads: s.heads, intermediateSize: s.ffn, vocabSize: s.vocab, typeVocabSize: 2, layerNormEps: 1e-12 };
   return { kind: 'dnabert-s', format: 'random', config, weights: w, files: [] };
 }

@@ -22,7 +22,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { translateFile, type TranslateSummary } from '../src/io/translate-files.js';
+import { translateFile, type TranslateSummary } from '../src/pipeline/translate-files.js';
 
 const MB = 1e6;
 const targetMb = Number(process.env.BENCH_TRANSLATE_MB ?? 110);

@@ -134,7 +134,7 @@ function patternEsm2(s: Shape, precision: Precision): LoadedModel<Esm2Config> {
   const prefix = 'encoder.sentence_encoder.';
   const weights: TensorMap = new Map();
   for (const [name, t] of esm2FairEsmState(s.layers, s.dim, s.ffn, s.vocab, s.heads, precision === 'fp16' ? 'float16' : 'float32')) if (name.startsWith(prefix)) weights.set(name.slice(prefix.length), t);
-  const config: Esm2Config = { numLayers: s.layers, embedDim: s.dim, numHeads: s.heads, ffnDim: s.ffn, vocabSize: s.vocab, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32, clsIdx: 0, eosIdx: 2 };
+  const config: Esm2Config = { numLayers: s.layers, embedDim: s.dim, numHeads: s.heads, ffnDim: s.ffn, vocabSize: s.vocab, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32 };
   return { kind: 'esm2', format: 'pattern', config, weights, files: [] };
 }
 

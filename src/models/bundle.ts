@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { FileHashMemo } from '../util/hash-memo.js';
-import { sha256File } from '../util/hash.js';
+import { gitBlobSha1OfFile, sha256File } from '../util/hash.js';
 import { InputError } from '../util/errors.js';
 import { jsonSyntaxProblem } from '../util/json.js';
 import { TOOL_VERSION } from '../util/version.js';
@@ -39,8 +39,7 @@ import { buildClassifierGraph } from './classifier.js';
 import { buildDnabertGraph } from './dnabert.js';
 import { buildEsm2Graph } from './esm2.js';
 import { pathExists } from '../util/fs.js';
-import { resolveCacheDir } from './cache.js';
-import { gitBlobSha1OfFile } from './download.js';
+import { resolveCacheDir } from '../util/cache-dir.js';
 import { loadDnaTokenizer } from './tokenizers/dnabert.js';
 
 /**

@@ -28,11 +28,9 @@ export interface Esm2Config {
   /** fair-esm token dropout: embeddings scaled by 0.88 / (1 - mask ratio) at inference. */
   tokenDropout: boolean;
   layerNormEps: number;
-  /** Alphabet indices used by the graph (fair-esm ESM-1b alphabet: cls 0, pad 1, eos 2, unk 3, mask 32). */
+  /** Alphabet indices the graph uses (fair-esm ESM-1b alphabet: pad 1, mask 32); the tokenizer adds cls and eos. */
   padIdx: number;
   maskIdx: number;
-  clsIdx: number;
-  eosIdx: number;
 }
 
 /**
@@ -57,7 +55,6 @@ export interface DnabertConfig {
   vocabSize: number;
   typeVocabSize: number;
   layerNormEps: number;
-  alibiStartingSize: number;
 }
 
 /**

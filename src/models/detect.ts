@@ -7,7 +7,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { readSafetensors } from '../formats/safetensors.js';
 import { readTorchFile } from '../formats/pytorch/checkpoint.js';
@@ -16,7 +16,7 @@ import { isModuleObject } from '../formats/pytorch/module.js';
 import type { DType, TensorMap } from '../formats/tensor.js';
 import { isBundle, openBundle } from './bundle.js';
 import type { ClassifierConfig, DnabertConfig, Esm2Config, LoadedModel, ModelKind } from './config.js';
-import { loadClassifier, loadDnabert, loadEsm2, stateDictOf } from './load.js';
+import { loadClassifier, loadDnabert, loadEsm2, loadHfEsm, stateDictOf } from './load.js';
 import { jsonSyntaxProblem } from '../util/json.js';
 
 export interface TensorInfo {
@@ -91,39 +91,53 @@ function guessFromNames(names: string[]): 'classifier' | 'esm2-hf' | 'dnabert' |
   return undefined;
 }
 
-function needDirectory(path: string, what: string): never {
-  throw new InputError(`${path}: these are ${what} weights without their config.json`, {
-    hint: 'Pass the Hugging Face model directory that holds config.json next to this file.',
-  });
+/**
+ * A Hugging Face weights file given on its own (model.safetensors,
+ * pytorch_model.bin): described with the config.json beside it, which says
+ * what the tensors alone cannot (layer norm eps, token ids, ...).
+ */
+async function detectHfWeightsFile(path: string, kind: 'esm2' | 'dnabert-s'): Promise<DetectedModel> {
+  const dir = dirname(path);
+  if (!existsSync(join(dir, 'config.json'))) {
+    const model = kind === 'esm2' ? 'Hugging Face ESM-2' : 'DNABERT-S';
+    throw new InputError(`${path}: these are ${model} weights without their config.json`, {
+      hint: "Put the model's config.json next to this file, or pass the Hugging Face model directory that holds both.",
+    });
+  }
+  return fromLoaded(path, kind === 'esm2' ? await loadHfEsm(dir, [path]) : await loadDnabert(dir, [path]));
 }
 
+/** A weights file: a fair-esm checkpoint or whole-module classifier by its structure, anything else by its tensor names. */
 async function detectFile(path: string): Promise<DetectedModel> {
-  if (path.endsWith('.safetensors')) {
-    const names = [...readSafetensors(path).tensors.keys()];
-    const g = guessFromNames(names);
-    if (g === 'classifier') return fromLoaded(path, await loadClassifier(path));
-    if (g === 'dnabert') needDirectory(path, 'DNABERT-S');
-    if (g === 'esm2-hf') needDirectory(path, 'ESM-2');
-    throw new InputError(`${path}: safetensors file with ${names.length} tensors that match no supported model`);
-  }
-  const ckpt = await readTorchFile(path);
-  const root = ckpt.root;
-  if (root instanceof PyDict && root.get('model') instanceof PyDict && (root.has('cfg') || root.has('args'))) {
-    return fromLoaded(path, await loadEsm2(path));
-  }
-  if (isModuleObject(root)) return fromLoaded(path, await loadClassifier(path));
+  const safetensors = path.endsWith('.safetensors');
   let names: string[];
-  try {
-    names = [...stateDictOf(ckpt).keys()];
-  } catch {
-    throw new InputError(`${path}: a PyTorch file holding ${describe(root)}, not model weights (is it a VirNucPro output file?)`);
+  if (safetensors) {
+    names = [...readSafetensors(path).tensors.keys()];
+  } else {
+    const ckpt = await readTorchFile(path);
+    const root = ckpt.root;
+    if (root instanceof PyDict && root.get('model') instanceof PyDict && (root.has('cfg') || root.has('args'))) {
+      return fromLoaded(path, await loadEsm2(path));
+    }
+    if (isModuleObject(root)) return fromLoaded(path, await loadClassifier(path));
+    try {
+      names = [...stateDictOf(ckpt).keys()];
+    } catch {
+      throw new InputError(`${path}: a PyTorch file holding ${describe(root)}, not model weights (is it a VirNucPro output file?)`);
+    }
   }
-  const g = guessFromNames(names);
-  if (g === 'classifier') return fromLoaded(path, await loadClassifier(path));
-  if (g === 'dnabert') needDirectory(path, 'DNABERT-S');
-  if (g === 'esm2-hf') needDirectory(path, 'Hugging Face ESM-2');
-  if (g === 'esm2-fair') throw new InputError(`${path}: fair-esm state_dict without its 'cfg' (fair-esm checkpoints are {"model": ..., "cfg": ...})`);
-  throw new InputError(`${path}: PyTorch file with ${names.length} tensors that match no supported model`);
+  switch (guessFromNames(names)) {
+    case 'classifier':
+      return fromLoaded(path, await loadClassifier(path));
+    case 'dnabert':
+      return detectHfWeightsFile(path, 'dnabert-s');
+    case 'esm2-hf':
+      return detectHfWeightsFile(path, 'esm2');
+    case 'esm2-fair':
+      throw new InputError(`${path}: fair-esm state_dict without its 'cfg' (fair-esm checkpoints are {"model": ..., "cfg": ...})`);
+    default:
+      throw new InputError(`${path}: ${safetensors ? 'safetensors' : 'PyTorch'} file with ${names.length} tensors that match no supported model`);
+  }
 }
 
 /** Detects, loads and validates the model at `path` (file or directory). */

@@ -14,9 +14,9 @@
  *   x = LN(dense(softmax(scores) v) + x)                        (post-LN)
  *   x = LN(wo(gelu_erf(g[:, :I]) * g[:, I:]) + x), g = gated_layers(x)   (GELU on the FIRST half)
  *
- * The packed projections (Wqkv, gated_layers) are split into separate Gemms when the graph
- * is built (row slices of the stored weight), and each residual add is fused with its
- * LayerNorm (SkipLayerNormalization).
+ * ALiBi and key padding are one additive attention bias [B, heads, T, T], built once per
+ * forward pass and shared by every layer. The packed projections (Wqkv, gated_layers) are
+ * split into separate Gemms when the graph is built (row slices of the stored weight).
  */
 import { GraphBuilder } from '../formats/onnx/graph.js';
 import { LayerBuilder, SelfAttention, computeTypeOf, keyPaddingBias, maskedMean, type Precision } from '../formats/onnx/layers.js';

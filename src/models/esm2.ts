@@ -17,9 +17,10 @@
  *     x += fc2(gelu_erf(fc1(LN2(x))))
  *   x = emb_layer_norm_after(x)
  *
- * Each residual add is fused with the LayerNorm that follows it (SkipLayerNormalization):
- * the add after attention with LN2, the add after the feed-forward block with the next
- * layer's LN1 (or emb_layer_norm_after after the last layer).
+ * Key padding is an additive attention bias (0 or MASKED_SCORE per key), built once per
+ * forward pass and shared by every layer. Each residual add is followed by the LayerNorm
+ * of the next block (the add after attention with LN2, the add after the feed-forward
+ * block with the next layer's LN1, or emb_layer_norm_after after the last layer).
  */
 import { GraphBuilder } from '../formats/onnx/graph.js';
 import { LayerBuilder, MS_DOMAIN, SelfAttention, computeTypeOf, keyPaddingBias, maskedMean, type Precision } from '../formats/onnx/layers.js';

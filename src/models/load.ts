@@ -22,7 +22,7 @@ import { PyDict, PyObject, describe } from '../formats/pytorch/pickle.js';
 import { isModuleObject, moduleStateDict, submodule } from '../formats/pytorch/module.js';
 import { memoryTensor, type DType, type LazyTensor, type TensorMap } from '../formats/tensor.js';
 import type { ClassifierConfig, DnabertConfig, Esm2Config, LoadedModel } from './config.js';
-import { ESM_CLS_IDX, ESM_EOS_IDX, ESM_MASK_IDX, ESM_PAD_IDX } from './tokenizers/esm.js';
+import { ESM_MASK_IDX, ESM_PAD_IDX } from './tokenizers/esm.js';
 
 const FLOAT_DTYPES: ReadonlySet<DType> = new Set(['float16', 'bfloat16', 'float32', 'float64']);
 
@@ -290,8 +290,8 @@ function canonicalToHfEsm(name: string): string {
   return name;
 }
 
-function esm2Defaults(): Pick<Esm2Config, 'layerNormEps' | 'padIdx' | 'maskIdx' | 'clsIdx' | 'eosIdx'> {
-  return { layerNormEps: 1e-5, padIdx: ESM_PAD_IDX, maskIdx: ESM_MASK_IDX, clsIdx: ESM_CLS_IDX, eosIdx: ESM_EOS_IDX };
+function esm2Defaults(): Pick<Esm2Config, 'layerNormEps' | 'padIdx' | 'maskIdx'> {
+  return { layerNormEps: 1e-5, padIdx: ESM_PAD_IDX, maskIdx: ESM_MASK_IDX };
 }
 
 function checkEsm2Consistency(file: string, c: Esm2Config, weights: TensorMap): void {
@@ -341,7 +341,12 @@ async function loadFairEsm(path: string): Promise<LoadedModel<Esm2Config>> {
   return { kind: 'esm2', format: 'fair-esm checkpoint', config, weights, files: [path] };
 }
 
-async function loadHfEsm(dir: string): Promise<LoadedModel<Esm2Config>> {
+/**
+ * ESM-2 from a Hugging Face directory. `weightFiles` replaces the weights the
+ * directory would be read from (model.safetensors first), to describe one
+ * weights file with the config.json beside it.
+ */
+export async function loadHfEsm(dir: string, weightFiles?: readonly string[]): Promise<LoadedModel<Esm2Config>> {
   const configPath = join(dir, 'config.json');
   const json = await readJsonObject(configPath, 'config.json');
   if (json.model_type !== undefined && json.model_type !== 'esm') {
@@ -351,7 +356,7 @@ async function loadHfEsm(dir: string): Promise<LoadedModel<Esm2Config>> {
     throw new InputError(`${configPath}: position_embedding_type '${String(json.position_embedding_type)}' is ESM-1, only ESM-2 (rotary) is supported`);
   }
   if (json.emb_layer_norm_before === true) throw new InputError(`${configPath}: emb_layer_norm_before=true is ESM-1b, not ESM-2`);
-  const files = await hfWeightFiles(dir);
+  const files = weightFiles ? [...weightFiles] : await hfWeightFiles(dir);
   const raw = await readHfWeights(files);
   const prefix = raw.has('esm.embeddings.word_embeddings.weight') ? 'esm.' : '';
   const weights: TensorMap = new Map();
@@ -424,12 +429,15 @@ function dnabertExpected(c: DnabertConfig): Expected[] {
   return ex;
 }
 
-/** DNABERT-S from a Hugging Face directory; a leading `bert.` / `dnabert2.`-style prefix is stripped. */
-export async function loadDnabert(dir: string): Promise<LoadedModel<DnabertConfig>> {
+/**
+ * DNABERT-S from a Hugging Face directory; a leading `bert.` / `dnabert2.`-style
+ * prefix is stripped. `weightFiles` as for loadHfEsm.
+ */
+export async function loadDnabert(dir: string, weightFiles?: readonly string[]): Promise<LoadedModel<DnabertConfig>> {
   if (!isDirectory(dir)) throw new InputError(`${dir}: DNABERT-S is read from a Hugging Face model directory, not a single file`);
   const configPath = join(dir, 'config.json');
   const json = await readJsonObject(configPath, 'config.json');
-  const files = await hfWeightFiles(dir);
+  const files = weightFiles ? [...weightFiles] : await hfWeightFiles(dir);
   const raw = await readHfWeights(files);
   const file = files.length === 1 ? files[0] : dir;
   const anchor = [...raw.keys()].find((k) => k.endsWith('embeddings.word_embeddings.weight'));
@@ -451,7 +459,7 @@ export async function loadDnabert(dir: string): Promise<LoadedModel<DnabertConfi
     vocabSize: positiveInt(json.vocab_size, 'vocab_size', configPath),
     typeVocabSize: json.type_vocab_size === undefined ? 2 : positiveInt(json.type_vocab_size, 'type_vocab_size', configPath),
     layerNormEps: typeof json.layer_norm_eps === 'number' ? json.layer_norm_eps : 1e-12,
-    alibiStartingSize: json.alibi_starting_size === undefined ? 512 : positiveInt(json.alibi_starting_size, 'alibi_starting_size', configPath),
+    // alibi_starting_size is not read: the graph builds the ALiBi bias for each batch's length.
   };
   if (config.hiddenSize % config.numHeads !== 0) {
     throw new InputError(`${configPath}: hidden_size ${config.hiddenSize} is not divisible by num_attention_heads ${config.numHeads}`);

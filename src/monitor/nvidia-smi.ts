@@ -48,8 +48,6 @@ export function parseGpuLine(line: string): GpuSample | null {
 export interface NvidiaSmiMonitorOptions {
   /** Sampling period in milliseconds (default 1000). */
   intervalMs?: number;
-  /** The executable (default `nvidia-smi`). */
-  command?: string;
 }
 
 /**
@@ -69,7 +67,7 @@ export class NvidiaSmiMonitor extends EventEmitter {
 
   start(): this {
     const args = [`--query-gpu=${GPU_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits', `-lms`, String(this.options.intervalMs ?? 1000)];
-    const child = spawn(this.options.command ?? 'nvidia-smi', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn('nvidia-smi', args, { stdio: ['ignore', 'pipe', 'ignore'] });
     this.child = child;
     child.on('error', (err: NodeJS.ErrnoException) => this.unavailable(err.code === 'ENOENT' ? 'nvidia-smi not found' : err.message));
     child.on('exit', (code, signal) => {

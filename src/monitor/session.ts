@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Coordinator } from '../scheduler/coordinator.js';
 import type { DeviceSpec } from '../scheduler/types.js';
-import { Dashboard, type DashboardOptions } from './dashboard.js';
+import { Dashboard } from './dashboard.js';
 import { MetricsLog, METRICS_LOG_NAME } from './metrics-log.js';
 import { NvidiaSmiMonitor } from './nvidia-smi.js';
 import { DeviceTelemetry } from './telemetry.js';
@@ -20,9 +20,6 @@ export interface MonitoringOptions {
   dashboard: boolean;
   /** Dashboard refresh and metrics period in ms (default 2000). */
   intervalMs?: number;
-  /** nvidia-smi executable (default `nvidia-smi`). */
-  nvidiaSmi?: string;
-  stream?: DashboardOptions['stream'];
 }
 
 /** The dashboard is on by default with more than one device on a terminal. */
@@ -34,7 +31,7 @@ export function startMonitoring(coordinator: Coordinator, options: MonitoringOpt
   const intervalMs = options.intervalMs ?? 2000;
   let gpu: NvidiaSmiMonitor | undefined;
   if (options.devices.some((d) => d.kind === 'cuda')) {
-    gpu = new NvidiaSmiMonitor({ intervalMs: Math.min(1000, intervalMs), command: options.nvidiaSmi }).start();
+    gpu = new NvidiaSmiMonitor({ intervalMs: Math.min(1000, intervalMs) }).start();
     gpu.on('unavailable', (why: string) => coordinator.log(`GPU metrics unavailable: ${why}`));
   }
   let recorder: NodeJS.Timeout | undefined;
@@ -59,7 +56,7 @@ export function startMonitoring(coordinator: Coordinator, options: MonitoringOpt
   }
   let dashboard: Dashboard | undefined;
   if (options.dashboard) {
-    dashboard = new Dashboard(coordinator, { intervalMs, gpu, stream: options.stream });
+    dashboard = new Dashboard(coordinator, { intervalMs, gpu });
     const d = dashboard;
     coordinator.setLog((line) => d.log(line));
     dashboard.start();

@@ -15,7 +15,8 @@ import type { Precision } from '../formats/onnx/layers.js';
 import { openBundle, type BundleInputs, type BundleModelEntry, type OpenedBundle } from '../models/bundle.js';
 import type { ClassifierConfig, DnabertConfig, Esm2Config } from '../models/config.js';
 import { loadClassifier, loadDnabert, loadEsm2 } from '../models/load.js';
-import { publishedClassifier, type PublishedClassifier } from '../models/registry.js';
+import { publishedClassifier, type PublishedClassifier } from '../hub/registry.js';
+import { DEMO_WARNING, ensureDemoModels, isDemoModel } from '../demo/demo-models.js';
 import { graphFor } from '../runtime/graph-cache.js';
 import { InputError, UsageError } from '../util/errors.js';
 
@@ -25,6 +26,8 @@ export interface ModelChoice {
   esm?: string;
   dnabert?: string;
   classifier?: string;
+  /** The built-in demo models, generated into the cache directory on first use (instead of bundle or raw files). */
+  demo?: boolean;
   /** Precision of graphs built from raw weights (bundles carry their own). */
   precision: Precision;
   cacheDir?: string;
@@ -32,7 +35,7 @@ export interface ModelChoice {
   expectedLength?: number;
   /** Run a published classifier with another `-e` (a warning instead of an error). */
   allowLengthMismatch?: boolean;
-  /** The published classifiers to recognise (default: VirNucPro's, models/registry.ts; tests pass their own). */
+  /** The published classifiers to recognise (default: VirNucPro's, hub/registry.ts; tests pass their own). */
   publishedClassifiers?: readonly PublishedClassifier[];
   /** Detail lines (verbose). */
   log?: (line: string) => void;
@@ -53,9 +56,20 @@ export interface ResolvedModels {
 
 const HOW = 'give either --models BUNDLE (from `virnucpro models prepare`) or all of --esm, --dnabert and --classifier (or --demo)';
 
+/** DEMO_WARNING when the run uses the demo models, with --demo or given by path; else undefined. */
+export function demoWarningFor(choice: ModelChoice): string | undefined {
+  const byPath = [choice.esm, choice.dnabert, choice.classifier].some((p) => p !== undefined && isDemoModel(p));
+  return choice.demo || byPath ? DEMO_WARNING : undefined;
+}
+
 export async function resolveModels(choice: ModelChoice): Promise<ResolvedModels> {
   const raw = [choice.esm, choice.dnabert, choice.classifier];
   const anyRaw = raw.some((x) => x !== undefined);
+  if (choice.demo) {
+    if (choice.bundle || anyRaw) throw new UsageError('--demo cannot be combined with --models/--esm/--dnabert/--classifier');
+    const demo = await ensureDemoModels(choice.cacheDir);
+    return resolveModels({ ...choice, demo: false, esm: demo.esm, dnabert: demo.dnabert, classifier: demo.classifier });
+  }
   if (choice.bundle && anyRaw) throw new UsageError(`--models cannot be combined with --esm/--dnabert/--classifier`, { hint: HOW });
   let bundles: { esm2: OpenedBundle; dnabert: OpenedBundle; classifier: OpenedBundle };
   /** Raw mode: the user's files (a cached graph's manifest names whichever copy first built it). */

@@ -25,7 +25,7 @@ import { constants as fsConstants } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fastaStem } from '../io/paths.js';
-import { translateOutputPaths } from '../io/translate-files.js';
+import { translateOutputPaths } from './translate-files.js';
 import { METRICS_LOG_NAME } from '../monitor/metrics-log.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, ResourceError, UsageError, VirnucproError, isSystemError, userErrorFromSystemError } from '../util/errors.js';

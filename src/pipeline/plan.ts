@@ -17,7 +17,6 @@
  * says when).
  */
 import { createHash } from 'node:crypto';
-import { FastaWriter } from '../io/fasta-writer.js';
 import { readFasta } from '../io/fasta.js';
 import { processRecordBytes } from '../seq/record.js';
 import { InputError } from '../util/errors.js';
@@ -25,6 +24,7 @@ import { ChecksummedFileWriter } from '../util/hash.js';
 import type { Progress } from '../util/progress.js';
 import { holdPoint } from '../util/test-hold.js';
 import { formatShardLine, shardInputName } from './shard-files.js';
+import { IntermediateFiles, type TranslateOutputs } from './translate-files.js';
 import {
   describeDamage,
   type PlanCounts,
@@ -77,7 +77,7 @@ export interface PlanOptions {
   /** Estimated FLOPs of a shard from its token counts (scheduler/cost.ts). */
   shardCost: (dnaTokens: number[], proteinTokens: number[]) => number;
   /** The original's intermediate FASTA files, written on the way (`--keep-intermediate`). */
-  intermediate?: { chunked: string; nucleotide: string; protein: string };
+  intermediate?: TranslateOutputs;
   progress?: Progress;
 }
 
@@ -110,17 +110,11 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
     chunks: 0,
     frames: 0,
     recordsWithoutFrames: { empty: 0, shorterThanCodon: 0, noStopFreeFrame: 0 },
-    inputBytes: 0,
+    inputBases: 0,
   };
   const records = new ChecksummedFileWriter(workDir.recordsPath);
   records.write(`${RECORDS_HEADER}\n`);
-  const keep = options.intermediate
-    ? [
-        new FastaWriter(options.intermediate.chunked, { lineWidth: 60 }),
-        new FastaWriter(options.intermediate.nucleotide, { lineWidth: 0 }),
-        new FastaWriter(options.intermediate.protein, { lineWidth: 0 }),
-      ]
-    : null;
+  const intermediate = options.intermediate ? new IntermediateFiles(options.intermediate) : null;
   const inputHash = createHash('sha256');
 
   let shard: OpenShard | null = null;
@@ -144,10 +138,9 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
   let recordIndex = 0;
   let heldAtPlan = false;
   const sink = {
-    chunk: (id: string, seq: Uint8Array) => keep?.[0].write(id, seq),
+    chunk: (id: string, seq: Uint8Array) => intermediate?.chunk(id, seq),
     frame: (id: string, nt: Uint8Array, aa: Uint8Array) => {
-      keep?.[1].write(id, nt);
-      keep?.[2].write(id, aa);
+      intermediate?.frame(id, nt, aa);
       if (!shard) {
         const index = shards.length + 1;
         const out = new ChecksummedFileWriter(workDir.path(shardInputName(index)));
@@ -174,7 +167,7 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
     });
     for await (const record of reading) {
       recordIndex = counts.records++;
-      counts.inputBytes += record.length;
+      counts.inputBases += record.length;
       let status: RecordStatus = 'ok';
       let c = { chunks: 0, frames: 0 };
       if (record.length === 0) {
@@ -202,12 +195,12 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
     }
     closeShard();
     const recordsSha256 = records.commit();
-    for (const w of keep ?? []) w.commit();
+    intermediate?.commit();
     return { shards, counts, recordsFile: { sha256: recordsSha256, rows: counts.records }, inputSha256: inputHash.digest('hex') };
   } catch (e) {
     (shard as OpenShard | null)?.out.abort();
     records.abort();
-    for (const w of keep ?? []) w.abort();
+    intermediate?.abort();
     throw e;
   } finally {
     progress?.stop();

@@ -14,70 +14,36 @@
  * checked against plan.json before use (workdir.ts). Killing the run at any
  * point and resuming gives byte-identical outputs.
  */
-import { availableParallelism } from 'node:os';
 import { stat, access } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { translateFile, translateOutputPaths } from '../io/translate-files.js';
 import { Coordinator, type RunReport } from '../scheduler/coordinator.js';
 import { shardCost } from '../scheduler/cost.js';
 import { autoBatchTokens, sequenceBoundsForChunk } from '../scheduler/batch-size.js';
-import type { SchedulerSettings } from '../scheduler/cli-options.js';
 import type { ShardDescriptor } from '../scheduler/types.js';
 import { dashboardDefault, startMonitoring } from '../monitor/session.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { ExitCode, InputError, VirnucproError } from '../util/errors.js';
+import type { Log } from '../util/log.js';
 import { createProgress } from '../util/progress.js';
 import { TOOL_VERSION } from '../util/version.js';
 import { holdPoint } from '../util/test-hold.js';
 import { OUTPUT_FILES, writeOutputs, type FinalizeCounts } from './finalize.js';
-import { resolveModels, type ModelChoice, type ResolvedModels } from './models.js';
+import { demoWarningFor, resolveModels, type ResolvedModels } from './models.js';
 import { estimateDnaTokens, planRun, replanDamaged, type ParameterFingerprint, type PlanOptions } from './plan.js';
+import { resolvePredictOptions, type PredictOptions, type ResolvedPredictOptions } from './predict-options.js';
 import { sha256File } from '../util/hash.js';
 import { readShardResult, shardInputName, shardResultName, writeShardResult } from './shard-files.js';
 import { CALIBRATION_PROBE, type ShardPayload, type ShardWorkerInit, type ShardWorkerResult } from './shard-worker.js';
+import { translateFile, translateOutputPaths } from './translate-files.js';
 import { assertResumable, PLAN_FORMAT_VERSION, WorkDir, type PlanOnDisk, type RunPlan } from './workdir.js';
 import { pathExists } from '../util/fs.js';
 import { DEMO_WARNING_FILE, OutputDirectory, RUN_JSON } from './outdir.js';
 
-export const DEFAULT_BATCH_TOKENS = 4096;
 /** How ONNX Runtime, CUDA and V8 word an allocation failure. */
 const OUT_OF_MEMORY = /out of memory|failed to allocate|bad_alloc|allocation failed|CUDNN_STATUS_ALLOC_FAILED|ERR_MEMORY/i;
-/** Tokens (both models) per shard: a few thousand frames of 300-500 bp. */
-export const DEFAULT_SHARD_TOKENS = 400_000;
-
-export interface PredictOptions {
-  input: string;
-  expectedLength: number;
-  /** Default `<stem>_virnucpro` in the current directory. */
-  outDir?: string;
-  models: ModelChoice;
-  /** Set when the models are the built-in demo models: every output says so. */
-  demoWarning?: string;
-  threads?: number;
-  /** A number, or 'auto': from the memory of the run's GPUs (scheduler/batch-size.ts). */
-  batchTokens?: number | 'auto';
-  shardTokens?: number;
-  resume?: boolean;
-  force?: boolean;
-  keepIntermediate?: boolean;
-  saveEmbeddings?: boolean;
-  minScore?: number;
-  allowCpuFallback?: boolean;
-  scheduler: SchedulerSettings;
-  quiet?: boolean;
-  verbose?: boolean;
-  log?: (line: string) => void;
-}
-
-export interface PredictResult {
-  outDir: string;
-  complete: boolean;
-  runJson: Record<string, unknown>;
-}
-
 
 /**
  * Refuses, at once, an input predict cannot use; returns its size. It must be a
@@ -112,7 +78,8 @@ function handlerModulePath(): string {
  * --force/--resume may do there), which it holds locked from the moment it claims it
  * until it returns or throws.
  */
-export async function runPredict(o: PredictOptions): Promise<PredictResult> {
+export async function runPredict(options: PredictOptions): Promise<void> {
+  const o = resolvePredictOptions(options);
   const out = new OutputDirectory({
     outDir: o.outDir,
     input: o.input,
@@ -122,7 +89,7 @@ export async function runPredict(o: PredictOptions): Promise<PredictResult> {
     keepIntermediate: o.keepIntermediate,
   });
   try {
-    return await predictInto(o, out);
+    await predictInto(o, out);
   } catch (e) {
     throw out.explain(e);
   } finally {
@@ -130,8 +97,8 @@ export async function runPredict(o: PredictOptions): Promise<PredictResult> {
   }
 }
 
-async function predictInto(o: PredictOptions, out: OutputDirectory): Promise<PredictResult> {
-  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+async function predictInto(o: ResolvedPredictOptions, out: OutputDirectory): Promise<void> {
+  const log = o.log;
   const t0 = performance.now();
   const stages: Record<string, number> = {};
   const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -143,17 +110,19 @@ async function predictInto(o: PredictOptions, out: OutputDirectory): Promise<Pre
     }
   };
 
-  const inputBytes = await checkInputFile(o.input);
+  const inputSize = await checkInputFile(o.input);
   if (![300, 500].includes(o.expectedLength)) log(`note: VirNucPro's classifiers were trained for -e 300 and -e 500; using ${o.expectedLength}`);
   const outDir = out.dir;
   await out.check();
-  if (o.demoWarning) log(o.demoWarning);
+  // Every output of a run on the demo models says so.
+  const demoWarning = demoWarningFor(o.models);
+  if (demoWarning) log(demoWarning);
 
   const models = await stage('models', () => resolveModels({ ...o.models, expectedLength: o.expectedLength, log: o.verbose ? log : undefined, warn: log }));
   // Only now, with the input and the models checked, may --force remove the previous outputs.
   await out.claim(log);
-  const batchTokens = o.batchTokens === 'auto' ? await autoBatchTokensFor(o, models, out.dir, log) : (o.batchTokens ?? DEFAULT_BATCH_TOKENS);
-  const shardTokens = o.shardTokens ?? DEFAULT_SHARD_TOKENS;
+  const batchTokens = o.batchTokens === 'auto' ? await autoBatchTokensFor(o, models, out.dir, log) : o.batchTokens;
+  const shardTokens = o.shardTokens;
   // The input's sha256 is added as it is planned (one pass), or by a hash pass when resuming.
   const parameters: ParameterFingerprint = {
     planFormat: PLAN_FORMAT_VERSION,
@@ -176,7 +145,7 @@ async function predictInto(o: PredictOptions, out: OutputDirectory): Promise<Pre
     shardTokens,
     shardCost: costOf,
     intermediate: o.keepIntermediate ? intermediate : undefined,
-    progress: createProgress({ label: 'plan', total: inputBytes, unit: 'bytes', quiet: o.quiet }),
+    progress: createProgress({ label: 'plan', total: inputSize, unit: 'bytes', quiet: o.quiet }),
   });
   const found: PlanOnDisk = o.resume ? await workDir.readPlan() : { state: 'missing' };
   if (o.resume) await out.removeTemporaries();
@@ -221,7 +190,7 @@ async function predictInto(o: PredictOptions, out: OutputDirectory): Promise<Pre
 
   let report: RunReport | null = null;
   if (pending.length > 0) {
-    report = await stage('compute', () => computeShards(o, models, pending, plan!, workDir, outDir, batchTokens, log));
+    report = await stage('compute', () => computeShards({ options: o, models, pending, plan, workDir, outDir, batchTokens }));
   }
   const complete = report ? report.complete : true;
 
@@ -230,12 +199,12 @@ async function predictInto(o: PredictOptions, out: OutputDirectory): Promise<Pre
   if (complete) {
     finalCounts = await stage('outputs', () =>
       writeOutputs({
-        plan: plan!,
+        plan,
         workDir,
         outDir,
-        minScore: o.minScore ?? 0.5,
-        saveEmbeddings: o.saveEmbeddings ?? false,
-        banner: o.demoWarning,
+        minScore: o.minScore,
+        saveEmbeddings: o.saveEmbeddings,
+        banner: demoWarning,
       }),
     );
     // Written while planning; a resumed run planned without --keep-intermediate needs one more pass.
@@ -245,9 +214,9 @@ async function predictInto(o: PredictOptions, out: OutputDirectory): Promise<Pre
   }
 
   const wallS = (performance.now() - t0) / 1000;
-  const runJson = buildRunJson(o, outDir, models, plan, report, finalCounts, complete, stages, wallS, { batchTokens, shardTokens, reused });
+  const runJson = buildRunJson({ options: o, outDir, demoWarning, models, plan, report, finalCounts, complete, stages, wallS, batchTokens, shardTokens, reused });
   await writeFileAtomic(join(outDir, RUN_JSON), JSON.stringify(runJson, null, 2) + '\n');
-  if (o.demoWarning) await writeFileAtomic(join(outDir, DEMO_WARNING_FILE), `${o.demoWarning}\n`);
+  if (demoWarning) await writeFileAtomic(join(outDir, DEMO_WARNING_FILE), `${demoWarning}\n`);
 
   if (!complete) {
     const failed = report!.failed.map((f) => `${f.id} (${f.errors.at(-1) ?? 'worker died'})`).join(', ');
@@ -261,34 +230,33 @@ async function predictInto(o: PredictOptions, out: OutputDirectory): Promise<Pre
     });
   }
   log(
-    `${finalCounts!.rows} frames scored; ${finalCounts!.virusRecords} of ${counts.records} records called virus (--min-score ${o.minScore ?? 0.5}); ` +
+    `${finalCounts!.rows} frames scored; ${finalCounts!.virusRecords} of ${counts.records} records called virus (--min-score ${o.minScore}); ` +
       `results in ${outDir} (${wallS.toFixed(1)} s)`,
   );
   log(`time per stage: ${Object.entries(stages).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
-  if (o.demoWarning) log(o.demoWarning);
-  return { outDir, complete, runJson };
+  if (demoWarning) log(demoWarning);
 }
 
-async function computeShards(
-  o: PredictOptions,
-  models: ResolvedModels,
-  pending: ShardDescriptor[],
-  plan: RunPlan,
-  workDir: WorkDir,
-  outDir: string,
-  batchTokens: number,
-  log: (l: string) => void,
-): Promise<RunReport> {
+interface ComputeRequest {
+  options: ResolvedPredictOptions;
+  models: ResolvedModels;
+  /** The shards without a valid result, to be computed now. */
+  pending: ShardDescriptor[];
+  plan: RunPlan;
+  workDir: WorkDir;
+  outDir: string;
+  batchTokens: number;
+}
+
+async function computeShards({ options: o, models, pending, plan, workDir, outDir, batchTokens }: ComputeRequest): Promise<RunReport> {
   const devices = o.scheduler.devices;
-  const cpuWorkers = devices.filter((d) => d.kind === 'cpu').length;
-  const threads = o.threads ?? (cpuWorkers > 0 ? Math.max(1, Math.floor(availableParallelism() / cpuWorkers)) : 2);
   const probe = CALIBRATION_PROBE;
   const init: ShardWorkerInit = {
     models: models.dirs,
-    threads,
+    threads: o.threads,
     batchTokens,
-    saveEmbeddings: o.saveEmbeddings ?? false,
-    allowCpuFallback: o.allowCpuFallback ?? false,
+    saveEmbeddings: o.saveEmbeddings,
+    allowCpuFallback: o.allowCpuFallback,
     probeCost: shardCost(
       { dnaTokens: Array(probe.frames).fill(estimateDnaTokens(probe.nucleotide.length)), proteinTokens: Array(probe.frames).fill(probe.protein.length + 2) },
       { dnabert: models.configs.dnabert, esm2: models.configs.esm2 },
@@ -298,7 +266,7 @@ async function computeShards(
     devices,
     ...o.scheduler.coordinator,
     handler: { module: handlerModulePath(), init },
-    log,
+    log: o.log,
   });
   const totalFrames = pending.reduce((a, s) => a + (s.sequences ?? 0), 0);
   const dashboard = o.scheduler.dashboard ?? dashboardDefault(devices.length);
@@ -331,42 +299,54 @@ async function computeShards(
   }
 }
 
-function buildRunJson(
-  o: PredictOptions,
-  outDir: string,
-  models: ResolvedModels,
-  plan: RunPlan,
-  report: RunReport | null,
-  finalCounts: FinalizeCounts | null,
-  complete: boolean,
-  stages: Record<string, number>,
-  wallS: number,
-  extra: { batchTokens: number; shardTokens: number; reused: number },
-): Record<string, unknown> {
-  const computeS = stages.compute ?? 0;
+/** Everything run.json reports. */
+interface RunRecord {
+  options: ResolvedPredictOptions;
+  outDir: string;
+  demoWarning: string | undefined;
+  models: ResolvedModels;
+  plan: RunPlan;
+  /** The scheduler's report; null when every shard was already done. */
+  report: RunReport | null;
+  /** null when the run is incomplete (no outputs written). */
+  finalCounts: FinalizeCounts | null;
+  complete: boolean;
+  /** Seconds per stage. */
+  stages: Record<string, number>;
+  wallS: number;
+  batchTokens: number;
+  shardTokens: number;
+  /** Shards whose result an interrupted run had already computed. */
+  reused: number;
+}
+
+function buildRunJson(r: RunRecord): Record<string, unknown> {
+  const { options: o, plan, report, models, finalCounts } = r;
+  const computeS = r.stages.compute ?? 0;
   return {
     tool: { name: 'virnucpro', version: TOOL_VERSION },
     onnxruntime: { version: ort.env.versions.common, node: process.version },
-    ...(o.demoWarning ? { demo_models: true, warning: o.demoWarning } : {}),
-    complete,
+    ...(r.demoWarning ? { demo_models: true, warning: r.demoWarning } : {}),
+    complete: r.complete,
     input: { path: resolve(o.input), sha256: plan.fingerprint.inputSha256 },
-    output_dir: outDir,
+    output_dir: r.outDir,
     parameters: {
       expected_length: o.expectedLength,
-      min_score: o.minScore ?? 0.5,
-      batch_tokens: extra.batchTokens,
+      min_score: o.minScore,
+      batch_tokens: r.batchTokens,
       batch_tokens_auto: o.batchTokens === 'auto',
-      shard_tokens: extra.shardTokens,
-      threads: o.threads ?? null,
+      shard_tokens: r.shardTokens,
+      // ONNX Runtime threads of each worker, CPU and GPU alike (-t or its default).
+      threads: o.threads,
       precision: models.precision,
-      keep_intermediate: o.keepIntermediate ?? false,
-      save_embeddings: o.saveEmbeddings ?? false,
-      resume: o.resume ?? false,
+      keep_intermediate: o.keepIntermediate,
+      save_embeddings: o.saveEmbeddings,
+      resume: o.resume,
       devices: o.scheduler.devices.map((d) => d.id),
-      work_stealing: o.scheduler.coordinator.workStealing ?? false,
-      gpu_weighted: o.scheduler.coordinator.gpuWeighted ?? false,
+      work_stealing: o.scheduler.coordinator.workStealing,
+      gpu_weighted: o.scheduler.coordinator.gpuWeighted,
       gpu_weights: o.scheduler.coordinator.weights ?? null,
-      steal_interval_s: o.scheduler.coordinator.stealIntervalS ?? 3,
+      steal_interval_s: o.scheduler.coordinator.stealIntervalS,
     },
     models: {
       sha256: models.sha256,
@@ -383,16 +363,16 @@ function buildRunJson(
         shorter_than_codon: plan.counts.recordsWithoutFrames.shorterThanCodon,
         empty: plan.counts.recordsWithoutFrames.empty,
       },
-      input_bases: plan.counts.inputBytes,
+      input_bases: plan.counts.inputBases,
       shards: plan.shards.length,
-      shards_reused: extra.reused,
+      shards_reused: r.reused,
       shards_failed: report?.failed.length ?? 0,
       ...(finalCounts
         ? { rows: finalCounts.rows, chunk_verdicts: finalCounts.chunkVerdicts, virus_chunks: finalCounts.virusChunks, virus_records: finalCounts.virusRecords }
         : {}),
     },
-    stages_s: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, round(v)])),
-    wall_s: round(wallS),
+    stages_s: Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, round(v)])),
+    wall_s: round(r.wallS),
     throughput: {
       frames_per_s: computeS > 0 && report ? round(report.devices.reduce((a, d) => a + d.sequences, 0) / computeS) : null,
       tokens_per_s: computeS > 0 && report ? round(report.devices.reduce((a, d) => a + d.tokens, 0) / computeS) : null,
@@ -401,7 +381,7 @@ function buildRunJson(
     devices: report?.devices ?? [],
     steals: report?.steals ?? [],
     failed_shards: report?.failed ?? [],
-    outputs: complete ? Object.values(OUTPUT_FILES).filter((f) => f !== OUTPUT_FILES.embeddings || o.saveEmbeddings) : [],
+    outputs: r.complete ? Object.values(OUTPUT_FILES).filter((f) => f !== OUTPUT_FILES.embeddings || o.saveEmbeddings) : [],
   };
 }
 
@@ -410,7 +390,7 @@ function buildRunJson(
  * why not one per device). A resumed run keeps the value the interrupted run planned with, so that
  * its results stay identical even when it resumes on other devices.
  */
-async function autoBatchTokensFor(o: PredictOptions, models: ResolvedModels, outDir: string, log: (line: string) => void): Promise<number> {
+async function autoBatchTokensFor(o: ResolvedPredictOptions, models: ResolvedModels, outDir: string, log: Log): Promise<number> {
   if (o.resume) {
     const found = await new WorkDir(outDir).readPlan();
     if (found.state === 'found') return found.plan.fingerprint.batchTokens;

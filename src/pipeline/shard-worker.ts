@@ -19,8 +19,8 @@ import { failShardPoint } from '../util/test-hold.js';
 export interface ShardWorkerInit {
   /** Bundle directories holding each model (the same directory for a full bundle). */
   models: { esm2: string; dnabert: string; classifier: string };
-  /** ONNX Runtime intra-op threads per worker (CPU provider). */
-  threads?: number;
+  /** ONNX Runtime intra-op threads of this worker's sessions (predict-options.ts, threadsPerWorker). */
+  threads: number;
   batchTokens: number;
   saveEmbeddings: boolean;
   /** Fall back to the CPU, with a logged line, when a GPU provider cannot start or cannot run the models. */

@@ -35,8 +35,11 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { sha256File } from '../util/hash.js';
 import { shardInputName, shardResultName } from './shard-files.js';
 
-/** 2: records.tsv checksummed, shards cut inside records. A plan of another format is not resumed. */
-export const PLAN_FORMAT_VERSION = 2;
+/**
+ * 2: records.tsv checksummed, shards cut inside records; 3: counts.inputBases (was inputBytes).
+ * A plan of another format is not resumed.
+ */
+export const PLAN_FORMAT_VERSION = 3;
 
 /**
  * Everything that changes the numbers a run produces. `--resume` refuses when any of
@@ -74,7 +77,8 @@ export interface PlanCounts {
   frames: number;
   /** Records that produced no frame at all, by reason. */
   recordsWithoutFrames: { empty: number; shorterThanCodon: number; noStopFreeFrame: number };
-  inputBytes: number;
+  /** Sequence letters over all records (headers and line breaks not counted). */
+  inputBases: number;
 }
 
 /** What records.tsv must be when it is read back. */

@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Precision } from '../formats/onnx/layers.js';
 import { BUNDLE_FORMAT_VERSION, isBundle, openBundle, writeBundle, type BundleInputs } from '../models/bundle.js';
-import { resolveCacheDir } from '../models/cache.js';
 import type { LoadedModel } from '../models/config.js';
 import { checkTokenizerFile } from '../models/tokenizers/dnabert.js';
+import { resolveCacheDir } from '../util/cache-dir.js';
 import { InputError } from '../util/errors.js';
 import { FileHashMemo } from '../util/hash-memo.js';
 

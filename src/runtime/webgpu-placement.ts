@@ -24,8 +24,13 @@ export interface PlacedNode {
   name: string;
 }
 
-/** Nodes per execution provider (`WebGpuExecutionProvider`, `CPUExecutionProvider`, ...). */
-export type Placement = Map<string, PlacedNode[]>;
+/** Where the nodes went: by execution provider (`WebGpuExecutionProvider`, `CPUExecutionProvider`, ...). */
+export interface Placement {
+  /** The nodes each provider runs, as listed in the log. */
+  byProvider: Map<string, PlacedNode[]>;
+  /** Set when ORT placed every node on one provider: it then logs no per-node list. */
+  allOn?: string;
+}
 
 /** ORT's name for the CPU provider in the placement log. */
 export const CPU_PROVIDER = 'CPUExecutionProvider';
@@ -54,23 +59,28 @@ export const HEAVY_OPS: ReadonlySet<string> = new Set([
   'Conv',
 ]);
 
-/** Parses the verbose session log's "Node(s) placed on [EP]. Number of nodes: N" blocks. */
+/**
+ * Parses the verbose session log: "All nodes placed on [EP]. Number of nodes: N", or
+ * "Node(s) placed on [EP]. Number of nodes: N" blocks followed by one "OpType (name)" line per node.
+ */
 export function parsePlacementLog(log: string): Placement {
-  const placement: Placement = new Map();
+  const byProvider = new Map<string, PlacedNode[]>();
+  let allOn: string | undefined;
   let current: PlacedNode[] | undefined;
   for (const line of log.split('\n')) {
+    const all = /All nodes placed on \[(\w+)\]\. Number of nodes: \d+/.exec(line);
+    if (all) allOn = all[1];
     const header = /Node\(s\) placed on \[(\w+)\]\. Number of nodes: \d+/.exec(line);
     if (header) {
       current = [];
-      placement.set(header[1], current);
+      byProvider.set(header[1], current);
       continue;
     }
-    // Node lines: "VerifyEachNodeIsAssignedToAnEp]   MatMul (MatMul_44)"
     const node = /VerifyEachNodeIsAssignedToAnEp\] {3}(\S+) \((.*)\)\s*$/.exec(line);
     if (node && current) current.push({ opType: node[1], name: node[2] });
-    else if (!/VerifyEachNodeIsAssignedToAnEp/.test(line)) current = undefined;
+    else current = undefined;
   }
-  return placement;
+  return { byProvider, allOn };
 }
 
 /**
@@ -84,7 +94,8 @@ export function activationValues(graph: GraphBuilder): Set<string> {
     ...graph.inputs.filter((i) => isFloat(i.elemType)).map((i) => i.name),
   ]);
   for (const n of graph.nodes) {
-    if (n.inputs.some((i) => active.has(i))) n.outputs.forEach((o) => active.add(o));
+    // A shape is host metadata, whatever it was read from.
+    if (n.opType !== 'Shape' && n.opType !== 'Size' && n.inputs.some((i) => active.has(i))) n.outputs.forEach((o) => active.add(o));
   }
   return active;
 }
@@ -96,7 +107,8 @@ export function activationValues(graph: GraphBuilder): Set<string> {
 export function heavyNodesOnCpu(graph: GraphBuilder, placement: Placement): PlacedNode[] {
   const active = activationValues(graph);
   const activeNodes = new Set(graph.nodes.filter((n) => n.outputs.some((o) => active.has(o))).map((n) => n.name));
-  return (placement.get(CPU_PROVIDER) ?? []).filter((n) => HEAVY_OPS.has(n.opType) || activeNodes.has(n.name));
+  const onCpu = placement.allOn === CPU_PROVIDER ? graph.nodes.map((n) => ({ opType: n.opType, name: n.name })) : (placement.byProvider.get(CPU_PROVIDER) ?? []);
+  return onCpu.filter((n) => HEAVY_OPS.has(n.opType) || activeNodes.has(n.name));
 }
 
 /**
@@ -115,8 +127,9 @@ export async function nodePlacement(modelPath: string, provider: GpuProvider, ti
     child.on('close', (c) => resolve(c));
   }).finally(() => clearTimeout(timer));
   const placement = parsePlacementLog(log);
-  if (code !== 0 || placement.size === 0) {
-    const last = log.trim().split('\n').filter((l) => !/^\S+ \S+ \[V:/.test(l)).pop() ?? '';
+  if (code !== 0 || (placement.byProvider.size === 0 && !placement.allOn)) {
+    // The child's own error line is the last one that is not ORT's verbose or info logging.
+    const last = log.trim().split('\n').filter((l) => !/\[[VI]:onnxruntime/.test(l)).pop() ?? '';
     throw new Error(`could not open ${modelPath} with the ${provider} provider (exit code ${code}): ${last.slice(0, 300)}`);
   }
   return placement;

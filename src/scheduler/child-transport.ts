@@ -17,18 +17,13 @@ function workerEntry(): { path: string; execArgv: string[] } {
   return { path, execArgv: fromSource && !hasTsx ? [...inherited, '--import', 'tsx'] : inherited };
 }
 
-export interface ForkOptions {
-  /** Extra environment for the workers (on top of process.env). */
-  env?: NodeJS.ProcessEnv;
-}
-
-export function childProcessLauncher(options: ForkOptions = {}): WorkerLauncher {
+export function childProcessLauncher(): WorkerLauncher {
   const entry = workerEntry();
   return (device: WorkerDevice): WorkerTransport => {
     const child = fork(entry.path, [device.id], {
       execArgv: entry.execArgv,
       serialization: 'advanced',
-      env: { ...process.env, ...options.env, VIRNUCPRO_WORKER_DEVICE: device.id },
+      env: { ...process.env, VIRNUCPRO_WORKER_DEVICE: device.id },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     // A failed spawn also emits 'exit' (code null); the coordinator treats that as a dead worker.

@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import { ResourceError, VirnucproError, ExitCode } from '../util/errors.js';
 import { assignByWeight, chooseSteal, type DeviceLoadView } from './assignment.js';
 import { childProcessLauncher } from './child-transport.js';
-import { STEAL_INTERVAL_S } from './limits.js';
+import { DEFAULT_STEAL_INTERVAL_S, STEAL_INTERVAL_S } from './limits.js';
 import type { FromWorker, WorkerDevice, WorkerError, WorkerLauncher, WorkerTransport } from './protocol.js';
 import { slowdownFor } from './slowdown.js';
 import type { DeviceSpec, ShardDescriptor } from './types.js';
@@ -31,25 +31,24 @@ export interface CoordinatorOptions {
   weights?: number[];
   /** With gpuWeighted and no explicit weights: calibrate on each device (default true), else use the GPU table. */
   calibrate?: boolean;
-  /** Seconds between rebalancing checks (default 3; within STEAL_INTERVAL_S, limits.ts). */
+  /** Seconds between rebalancing checks (default DEFAULT_STEAL_INTERVAL_S; within STEAL_INTERVAL_S, limits.ts). */
   stealIntervalS?: number;
-  /** A steal must finish the shard earlier than its owner by this fraction of the owner's finish time (default 0.1). */
-  stealThreshold?: number;
   /** Attempts per shard before it is reported as failed (default 3). A permanent device error (protocol.ts, ErrorKind) retires the device instead and does not count. */
   maxAttempts?: number;
-  /** Times a device's worker is restarted after dying before the device is retired (default 2). */
-  maxWorkerRestarts?: number;
-  /** A device with work and no finished shard for this long is reported stalled and its queue opened to others (default 300). */
-  stallTimeoutS?: number;
   /** Forward SIGINT/SIGTERM: stop the workers and end the run with exit code 130/143 (default true). */
   handleSignals?: boolean;
-  /** Where workers run (default: one child process per device on this machine). */
-  launcher?: WorkerLauncher;
   /** Log lines (default: stderr). The dashboard replaces this to keep its table intact. */
   log?: (line: string) => void;
   /** Environment the slowdown knob is read from (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
+
+/** A steal must finish the shard earlier than its owner by this fraction of the owner's finish time. */
+const STEAL_THRESHOLD = 0.1;
+/** Times a device's worker is restarted after dying before the device is retired. */
+const MAX_WORKER_RESTARTS = 2;
+/** A device with work and no finished shard for this long is reported stalled and its queue opened to others. */
+const STALL_TIMEOUT_S = 300;
 
 export type DeviceState = 'starting' | 'idle' | 'busy' | 'stalled' | 'restarting' | 'retired' | 'stopped';
 
@@ -118,7 +117,6 @@ export interface DeviceSnapshot {
   busyS: number;
   cpuPercent?: number;
   rssBytes?: number;
-  pid?: number;
 }
 
 export interface CoordinatorSnapshot {
@@ -149,7 +147,8 @@ interface ShardEntry {
   errors: string[];
 }
 
-interface DeviceRuntime {
+/** The coordinator's record of one device: its worker, state, queue and figures. */
+interface DeviceEntry {
   spec: WorkerDevice;
   worker: WorkerTransport | null;
   state: DeviceState;
@@ -183,11 +182,11 @@ function now(): number {
 }
 
 export class Coordinator extends EventEmitter {
-  private readonly opts: Required<Omit<CoordinatorOptions, 'weights' | 'launcher' | 'log' | 'env'>> &
-    Pick<CoordinatorOptions, 'weights'>;
-  private readonly launcher: WorkerLauncher;
+  private readonly opts: Required<Omit<CoordinatorOptions, 'weights' | 'log' | 'env'>> & Pick<CoordinatorOptions, 'weights'>;
+  /** Where workers run: one child process per device on this machine. */
+  private readonly launcher: WorkerLauncher = childProcessLauncher();
   private readonly env: NodeJS.ProcessEnv;
-  private readonly devices: DeviceRuntime[];
+  private readonly devices: DeviceEntry[];
   private logLine: (line: string) => void;
   private shardsTotal = 0;
   private costTotal = 0;
@@ -214,7 +213,7 @@ export class Coordinator extends EventEmitter {
     if (options.weights && options.weights.length !== options.devices.length) {
       throw new Error(`weights: ${options.weights.length} weights for ${options.devices.length} devices`);
     }
-    const stealIntervalS = options.stealIntervalS ?? 3;
+    const stealIntervalS = options.stealIntervalS ?? DEFAULT_STEAL_INTERVAL_S;
     // Node's timers fire at once above 2^31 - 1 ms; the CLI refuses such values (limits.ts), library callers must too.
     if (!(stealIntervalS >= STEAL_INTERVAL_S.min && stealIntervalS <= STEAL_INTERVAL_S.max)) {
       throw new RangeError(`stealIntervalS must be from ${STEAL_INTERVAL_S.min} to ${STEAL_INTERVAL_S.max}, got ${stealIntervalS}`);
@@ -227,13 +226,9 @@ export class Coordinator extends EventEmitter {
       weights: options.weights,
       calibrate: options.calibrate ?? true,
       stealIntervalS,
-      stealThreshold: options.stealThreshold ?? 0.1,
       maxAttempts: options.maxAttempts ?? 3,
-      maxWorkerRestarts: options.maxWorkerRestarts ?? 2,
-      stallTimeoutS: options.stallTimeoutS ?? 300,
       handleSignals: options.handleSignals ?? true,
     };
-    this.launcher = options.launcher ?? childProcessLauncher();
     this.env = options.env ?? process.env;
     this.logLine = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.devices = options.devices.map((spec, index) => ({
@@ -296,7 +291,7 @@ export class Coordinator extends EventEmitter {
       this.scheduleStart = now();
       this.lastResultAt = this.scheduleStart;
       this.assign(shards);
-      timers.push(setInterval(() => this.checkStalls(), Math.min(1, this.opts.stallTimeoutS / 4) * 1000));
+      timers.push(setInterval(() => this.checkStalls(), Math.min(1, STALL_TIMEOUT_S / 4) * 1000));
       timers.push(setInterval(() => this.rebalance(), this.opts.stealIntervalS * 1000));
       for (const d of this.devices) this.dispatchNext(d);
       this.checkFinished();
@@ -342,7 +337,6 @@ export class Coordinator extends EventEmitter {
         busyS: d.busyS + (d.inFlight ? t - d.inFlight.startedAt : 0),
         cpuPercent: d.cpuPercent,
         rssBytes: d.rssBytes,
-        pid: d.worker?.pid,
       })),
       steals: this.steals.length,
       recentSteals: this.steals.slice(-RECENT_STEALS),
@@ -372,7 +366,7 @@ export class Coordinator extends EventEmitter {
   }
 
   /** Starts (or restarts) the worker of one device; resolves when it is ready or has failed. */
-  private launch(d: DeviceRuntime, calibrate: boolean): Promise<StartOutcome> {
+  private launch(d: DeviceEntry, calibrate: boolean): Promise<StartOutcome> {
     d.state = d.worker === null && d.restarts === 0 ? 'starting' : 'restarting';
     const worker = this.launcher(d.spec);
     d.worker = worker;
@@ -390,7 +384,7 @@ export class Coordinator extends EventEmitter {
     return ready;
   }
 
-  private onWorkerMessage(d: DeviceRuntime, worker: WorkerTransport, m: FromWorker): void {
+  private onWorkerMessage(d: DeviceEntry, worker: WorkerTransport, m: FromWorker): void {
     if (d.worker !== worker) return; // a message from a worker already replaced
     switch (m.type) {
       case 'ready': {
@@ -430,7 +424,7 @@ export class Coordinator extends EventEmitter {
     }
   }
 
-  private onWorkerExit(d: DeviceRuntime, worker: WorkerTransport, code: number | null, signal: NodeJS.Signals | null): void {
+  private onWorkerExit(d: DeviceEntry, worker: WorkerTransport, code: number | null, signal: NodeJS.Signals | null): void {
     if (d.worker !== worker) return;
     d.worker = null;
     const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
@@ -450,9 +444,9 @@ export class Coordinator extends EventEmitter {
     } else {
       this.log(`worker for ${d.spec.id} ${how}`);
     }
-    if (d.restarts < this.opts.maxWorkerRestarts) {
+    if (d.restarts < MAX_WORKER_RESTARTS) {
       d.restarts++;
-      this.log(`restarting the worker for ${d.spec.id} (restart ${d.restarts} of ${this.opts.maxWorkerRestarts})`);
+      this.log(`restarting the worker for ${d.spec.id} (restart ${d.restarts} of ${MAX_WORKER_RESTARTS})`);
       void this.launch(d, false);
     } else {
       this.retire(d, `worker died ${d.restarts + 1} times`);
@@ -464,7 +458,7 @@ export class Coordinator extends EventEmitter {
    * this work at all (a permanent error); when no device is left after such a device, the run fails
    * at once with that error rather than reporting every remaining shard as failed.
    */
-  private retire(d: DeviceRuntime, why: string, unusable?: WorkerError): void {
+  private retire(d: DeviceEntry, why: string, unusable?: WorkerError): void {
     d.state = 'retired';
     this.log(`device ${d.spec.id} retired: ${why}`);
     d.worker?.kill('SIGKILL');
@@ -486,7 +480,7 @@ export class Coordinator extends EventEmitter {
     });
   }
 
-  private live(): DeviceRuntime[] {
+  private live(): DeviceEntry[] {
     return this.devices.filter((x) => x.state !== 'retired' && x.state !== 'stopped');
   }
 
@@ -533,7 +527,7 @@ export class Coordinator extends EventEmitter {
     }
   }
 
-  private dispatchNext(d: DeviceRuntime): void {
+  private dispatchNext(d: DeviceEntry): void {
     if (!this.settle || this.finishing || d.inFlight || d.worker === null) return;
     if (d.state !== 'idle' && d.state !== 'busy' && d.state !== 'stalled') return;
     if (d.queue.length === 0 && this.opts.workStealing) this.trySteal(d);
@@ -547,10 +541,10 @@ export class Coordinator extends EventEmitter {
     d.state = 'busy';
     d.lastProgressAt = now();
     this.emit('dispatch', { shard: entry.shard.id, device: d.spec.id, pid: d.worker.pid, attempt: entry.attempts });
-    d.worker.send({ type: 'shard', shard: entry.shard, attempt: entry.attempts });
+    d.worker.send({ type: 'shard', shard: entry.shard });
   }
 
-  private onShardResult(d: DeviceRuntime, shardId: string, result: unknown): void {
+  private onShardResult(d: DeviceEntry, shardId: string, result: unknown): void {
     const flight = d.inFlight;
     if (!flight || flight.entry.shard.id !== shardId) return; // not ours (cannot happen with one in flight)
     const t = now();
@@ -579,7 +573,7 @@ export class Coordinator extends EventEmitter {
   }
 
   /** A shard failed on device d (handler error or worker death): retry elsewhere, or give up on it. */
-  private onShardFailure(d: DeviceRuntime, shardId: string, message: string): void {
+  private onShardFailure(d: DeviceEntry, shardId: string, message: string): void {
     const flight = d.inFlight;
     if (!flight || flight.entry.shard.id !== shardId) return;
     d.inFlight = null;
@@ -603,7 +597,7 @@ export class Coordinator extends EventEmitter {
    * to blame. The device is retired at once; the shard goes back to the head of its queue, uncounted,
    * and retire() hands that queue to the other devices.
    */
-  private onDeviceUnusable(d: DeviceRuntime, shardId: string, error: WorkerError): void {
+  private onDeviceUnusable(d: DeviceEntry, shardId: string, error: WorkerError): void {
     const flight = d.inFlight;
     if (!flight || flight.entry.shard.id !== shardId) return;
     d.inFlight = null;
@@ -627,7 +621,7 @@ export class Coordinator extends EventEmitter {
    * Puts a shard back at the head of a queue: preferably a live device it has
    * not failed on, the one that would start it soonest.
    */
-  private requeue(entry: ShardEntry, from: DeviceRuntime): void {
+  private requeue(entry: ShardEntry, from: DeviceEntry): void {
     const live = this.live();
     if (live.length === 0) {
       this.giveUp(entry, 'no device left');
@@ -645,13 +639,13 @@ export class Coordinator extends EventEmitter {
   // ---- stealing and stalls ----------------------------------------------------------------------
 
   /** Cost per second per device: observed where a device has finished work, else its weight scaled like the others. */
-  private rates(): Map<DeviceRuntime, number> {
+  private rates(): Map<DeviceEntry, number> {
     const observed = this.devices.filter((d) => d.shards > 0 && d.busyS > 0);
     const perWeight = observed.length > 0 ? observed.reduce((a, d) => a + d.cost / d.busyS / d.weight, 0) / observed.length : 1;
     return new Map(this.devices.map((d) => [d, d.shards > 0 && d.busyS > 0 ? d.cost / d.busyS : d.weight * perWeight]));
   }
 
-  private finishS(d: DeviceRuntime, rates: Map<DeviceRuntime, number>): number {
+  private finishS(d: DeviceEntry, rates: Map<DeviceEntry, number>): number {
     if (d.state === 'stalled' || d.state === 'restarting') return Infinity;
     const rate = rates.get(d) ?? 1;
     let s = d.queue.reduce((a, e) => a + e.shard.cost, 0) / rate;
@@ -660,7 +654,7 @@ export class Coordinator extends EventEmitter {
   }
 
   /** An idle device takes one shard from the tail of the most loaded queue, if that shortens the run. */
-  private trySteal(thief: DeviceRuntime): void {
+  private trySteal(thief: DeviceEntry): void {
     const rates = this.rates();
     const victims: Array<DeviceLoadView & { key: number }> = [];
     for (const v of this.live()) {
@@ -669,7 +663,7 @@ export class Coordinator extends EventEmitter {
       v.queue.forEach((e, pos) => e.failedOn.has(thief.spec.id) && forbidden.add(pos));
       victims.push({ key: v.spec.index, rate: rates.get(v) ?? 1, finishS: this.finishS(v, rates), queuedCosts: v.queue.map((e) => e.shard.cost), forbidden });
     }
-    const pick = chooseSteal(rates.get(thief) ?? 1, victims, this.opts.stealThreshold);
+    const pick = chooseSteal(rates.get(thief) ?? 1, victims, STEAL_THRESHOLD);
     if (!pick) return;
     const victim = this.devices[pick.victim];
     const [entry] = victim.queue.splice(pick.position, 1);
@@ -688,12 +682,12 @@ export class Coordinator extends EventEmitter {
     this.emit('steal', event);
   }
 
-  /** A device with work in flight and no finished shard for stallTimeoutS is marked stalled (and warned about). */
+  /** A device with work in flight and no finished shard for STALL_TIMEOUT_S is marked stalled (and warned about). */
   private checkStalls(): void {
     if (!this.settle || this.finishing) return;
     const t = now();
     for (const d of this.live()) {
-      if (d.inFlight && d.state === 'busy' && t - d.lastProgressAt > this.opts.stallTimeoutS) {
+      if (d.inFlight && d.state === 'busy' && t - d.lastProgressAt > STALL_TIMEOUT_S) {
         d.state = 'stalled';
         this.log(
           `warning: device ${d.spec.id} has made no progress for ${Math.round(t - d.lastProgressAt)} s (shard ${d.inFlight.entry.shard.id}); its queue of ${d.queue.length} is open to other devices`,
@@ -722,7 +716,7 @@ export class Coordinator extends EventEmitter {
     }
   }
 
-  private moveTail(from: DeviceRuntime, to: DeviceRuntime): void {
+  private moveTail(from: DeviceEntry, to: DeviceEntry): void {
     const entry = from.queue.pop();
     if (!entry) return;
     to.queue.push(entry);

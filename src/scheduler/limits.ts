@@ -26,6 +26,9 @@ export function maxThreadsPerWorker(cores: number = availableParallelism()): num
 /** `--steal-interval` in seconds: finer than 50 ms only burns the coordinator's loop; an hour is already "never". */
 export const STEAL_INTERVAL_S = { min: 0.05, max: 3600 } as const;
 
+/** Seconds between rebalancing checks when nothing says otherwise. */
+export const DEFAULT_STEAL_INTERVAL_S = 3;
+
 /**
  * `--batch-tokens`: padded tokens in one forward pass. A million already needs tens of GB of
  * activations on ESM-2 3B (4 GB per hidden-state tensor in fp32), beyond any single GPU's memory.

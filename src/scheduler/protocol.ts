@@ -46,13 +46,13 @@ export interface WorkerDevice extends DeviceSpec {
 
 export type ToWorker =
   | { type: 'init'; device: WorkerDevice; handlerModule: string; init: unknown; calibrate: boolean; slowdown: number }
-  | { type: 'shard'; shard: ShardDescriptor; attempt: number }
+  | { type: 'shard'; shard: ShardDescriptor }
   | { type: 'shutdown' };
 
 export type FromWorker =
-  | { type: 'ready'; pid: number; calibration?: number }
+  | { type: 'ready'; calibration?: number }
   | { type: 'init-error'; error: WorkerError }
-  | { type: 'result'; shardId: string; result: unknown; computeS: number; cpuPercent: number; rssBytes: number }
+  | { type: 'result'; shardId: string; result: unknown; cpuPercent: number; rssBytes: number }
   | { type: 'shard-error'; shardId: string; error: WorkerError }
   | { type: 'stats'; cpuPercent: number; rssBytes: number };
 

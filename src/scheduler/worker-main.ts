@@ -69,7 +69,7 @@ async function onMessage(message: ToWorker): Promise<void> {
         if (message.calibrate && typeof handler.calibrate === 'function') {
           calibration = (await handler.calibrate()) / slowdown;
         }
-        send({ type: 'ready', pid: process.pid, calibration });
+        send({ type: 'ready', calibration });
         setInterval(() => send({ type: 'stats', cpuPercent: cpuPercent(), rssBytes: process.memoryUsage.rss() }), STATS_INTERVAL_MS).unref();
       } catch (e) {
         send({ type: 'init-error', error: workerError(e) });
@@ -84,7 +84,7 @@ async function onMessage(message: ToWorker): Promise<void> {
         const computeS = (performance.now() - started) / 1000;
         // The testing knob: stretch this device's time without changing what it computed.
         if (slowdown > 1) await sleep(computeS * (slowdown - 1) * 1000);
-        send({ type: 'result', shardId: message.shard.id, result, computeS, cpuPercent: cpuPercent(), rssBytes: process.memoryUsage.rss() });
+        send({ type: 'result', shardId: message.shard.id, result, cpuPercent: cpuPercent(), rssBytes: process.memoryUsage.rss() });
       } catch (e) {
         send({ type: 'shard-error', shardId: message.shard.id, error: workerError(e) });
       }

@@ -9,3 +9,9 @@ export async function pathExists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+/** The size of the regular file at `path` (links followed); undefined when there is none (absent, a dangling link, a directory). */
+export async function regularFileSize(path: string): Promise<number | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  return st?.isFile() ? st.size : undefined;
+}

@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { AtomicFileWriter } from './atomic.js';
 
 /** sha256 of a whole file, streamed (hex). Used for inputs, model sources, bundle files and downloads. */
@@ -7,6 +8,25 @@ export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 22 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** Feeds the first `length` bytes of a file to each hash given (a resumed download's bytes already on disk). */
+export async function hashFilePrefix(path: string, length: number, hashes: readonly (Hash | undefined)[]): Promise<void> {
+  if (length === 0) return;
+  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1 << 20 })) {
+    for (const h of hashes) h?.update(chunk as Buffer);
+  }
+}
+
+/**
+ * Git blob id of a file (sha1 of `blob <size>\0` + content), streamed: the
+ * checksum GitHub and the Hugging Face hub publish for small files.
+ */
+export async function gitBlobSha1OfFile(path: string, size?: number): Promise<string> {
+  const n = size ?? (await stat(path)).size;
+  const h = createHash('sha1').update(`blob ${n}\0`);
+  await hashFilePrefix(path, n, [h]);
+  return h.digest('hex');
 }
 
 /** sha256 of a string (as UTF-8) or bytes (hex). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_VERSION, DEMO_WARNING, isCompleteDemoSet } from '../../src/models/demo.js';
+import { DEMO_VERSION, DEMO_WARNING, isCompleteDemoSet } from '../../src/demo/demo-models.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
 function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {

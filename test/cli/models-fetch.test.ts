@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, repoRoot, tempDir } from '../helpers.js';
-import { fixtureHubForFile, sha256 } from '../models/fetch-hub-server.js';
+import { fixtureHubForFile, sha256 } from '../hub/fetch-hub-server.js';
 
 const hub = fixtureHubForFile();
 

@@ -243,6 +243,6 @@ test('allow-listed classes instantiate through their constructor; objects with s
   // A global that is a plain value cannot be instantiated.
   assert.throws(
     () => unpickle(p(MARK, 'im\nValue\n', STOP), { source: 'f.pkl', resolveGlobal }),
-    (e: unknown) => e instanceof InputError && e.message === 'f.pkl: corrupt pickle at byte 11: INST of m.Value, which is not a class',
+    (e: unknown) => e instanceof InputError && e.message === 'f.pkl: corrupt pickle at byte 10: INST of m.Value, which is not a class',
   );
 });

@@ -101,6 +101,19 @@ test('both digit paths agree with numpy: the exact one always, the fast one when
   assert.ok(fastAnswers > 0.9 * random.length, `the fast path answered ${fastAnswers} of ${random.length}`);
 });
 
+test('the fast path answers every 9-digit value, and leaves to the exact path what its comment says it cannot do', () => {
+  const nineDigits = numpyCases('numpy_float32_str.tsv').filter(([, text]) => numpyDigits(text).digits.length === 9);
+  assert.ok(nineDigits.length > 10);
+  for (const [bits, text] of nineDigits) assert.deepEqual(shortestDigitsFast(Math.abs(bitsToFloat(bits))), numpyDigits(text), text);
+  // Subnormals, and powers of two (their interval is narrower below than above).
+  for (const x of [bitsToFloat(1), bitsToFloat(0x00400123), 0.5, 2 ** -20, 2 ** 100]) assert.equal(shortestDigitsFast(x), null, String(x));
+  // The nearest 7-digit decimal lies exactly halfway between two float32 values: above x, below x, and next to an odd x.
+  for (const x of [33562408, 33594312, 33574372]) {
+    assert.equal(shortestDigitsFast(x), null, String(x));
+    assert.deepEqual(shortestDigitsExact(x), numpyDigits(formatNumpyFloat32(x)), String(x));
+  }
+});
+
 test('positional numbers are padded with zeros up to the decimal point', () => {
   assert.equal(formatNumpyFloat32(120), '120.0');
   assert.equal(formatNumpyFloat32(1200000), '1200000.0');

@@ -179,7 +179,7 @@ ESM_CASES.forEach((c, n) => {
   });
 });
 
-const DNABERT_BASE = { typeVocabSize: 2, layerNormEps: 1e-12, alibiStartingSize: 512 };
+const DNABERT_BASE = { typeVocabSize: 2, layerNormEps: 1e-12 };
 const DNABERT_CASES: { name: string; config: DnabertConfig; lengths: number[] }[] = [
   {
     name: '3 layers, 40 hidden, 10 heads, intermediate 24, vocab 4096',
@@ -192,9 +192,9 @@ const DNABERT_CASES: { name: string; config: DnabertConfig; lengths: number[] }[
     lengths: [5, 50, 14],
   },
   {
-    // longer than alibiStartingSize (MosaicBERT rebuilds the ALiBi tensor: same values)
-    name: '2 layers, 24 hidden, 6 heads, intermediate 16, vocab 100, sequences longer than alibiStartingSize 16',
-    config: { ...DNABERT_BASE, numLayers: 2, hiddenSize: 24, numHeads: 6, intermediateSize: 16, vocabSize: 100, alibiStartingSize: 16 },
+    // longer than an alibi_starting_size of 16 would be (MosaicBERT rebuilds the ALiBi tensor: same values; the graph builds it per length)
+    name: '2 layers, 24 hidden, 6 heads, intermediate 16, vocab 100, sequences up to 70 tokens',
+    config: { ...DNABERT_BASE, numLayers: 2, hiddenSize: 24, numHeads: 6, intermediateSize: 16, vocabSize: 100 },
     lengths: [40, 7, 15, 70],
   },
   {

@@ -74,3 +74,16 @@ test('fp16 weights and compute stay close to fp32 (cosine similarity)', async (t
     await emb.close();
   }
 });
+
+test('attention: ALiBi and key padding in one bias per forward pass, shared by every layer', () => {
+  const model = dnabertFromSafetensors();
+  for (const precision of ['fp32', 'fp16'] as const) {
+    const g = buildDnabertGraph(model.config, model.weights, { precision });
+    const producer = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+    const adds = g.nodes.filter((n) => n.opType === 'Softmax').map((s) => producer.get(s.inputs[0])!);
+    assert.equal(adds.length, model.config.numLayers);
+    assert.ok(adds.every((add) => add.opType === 'Add' && add.inputs[1] === adds[0].inputs[1]), 'every layer adds the same bias value');
+    const bias = producer.get(adds[0].inputs[1])!;
+    assert.deepEqual(bias.inputs.map((i) => producer.get(i)?.opType), ['Mul', 'Where'], 'bias = ALiBi (slopes x distance) + padding');
+  }
+});

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { detectModel } from '../../src/models/detect.js';
-import { readModelRecord, RECORD_NAME } from '../../src/models/cache.js';
+import { readModelRecord, RECORD_NAME } from '../../src/hub/cache.js';
 import { InputError } from '../../src/util/errors.js';
 import { tempDir } from '../helpers.js';
 

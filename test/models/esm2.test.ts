@@ -61,3 +61,16 @@ test('fp16 ESM-2 reported as cosine similarity to the reference', async (t) => {
     await emb.close();
   }
 });
+
+test('attention: one key-padding bias per forward pass, shared by every layer, plain MatMul/Softmax (no fused kernel)', async () => {
+  const model = await loadEsm2(fixture(FORMATS[0]));
+  for (const precision of ['fp32', 'fp16'] as const) {
+    const g = buildEsm2Graph(model.config, model.weights, { precision });
+    const producer = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+    const biases = g.nodes.filter((n) => n.opType === 'Softmax').map((s) => producer.get(s.inputs[0])!);
+    assert.equal(biases.length, model.config.numLayers);
+    assert.ok(biases.every((add) => add.opType === 'Add' && add.inputs[1] === biases[0].inputs[1]), 'every layer adds the same bias value');
+    assert.equal(producer.get(biases[0].inputs[1])!.opType, 'Where', 'the bias is Where(keep, 0, MASKED_SCORE)');
+    assert.ok(!g.nodes.some((n) => n.opType === 'MultiHeadAttention'));
+  }
+});

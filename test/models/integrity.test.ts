@@ -9,8 +9,7 @@ import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, statSync, s
 import { join } from 'node:path';
 import { openBundle, writeBundle } from '../../src/models/bundle.js';
 import { loadClassifier, loadDnabert, loadEsm2 } from '../../src/models/load.js';
-import { gitBlobSha1OfFile } from '../../src/models/download.js';
-import { PUBLISHED_CLASSIFIERS, type PublishedClassifier } from '../../src/models/registry.js';
+import { PUBLISHED_CLASSIFIERS, type PublishedClassifier } from '../../src/hub/registry.js';
 import { checkTokenizerFile, loadDnaTokenizer } from '../../src/models/tokenizers/dnabert.js';
 import { readZipDirectory } from '../../src/formats/pytorch/zip.js';
 import { readTorchFile, TorchTensor } from '../../src/formats/pytorch/checkpoint.js';
@@ -21,6 +20,7 @@ import { memoryTensor, readFloat32, type TensorMap } from '../../src/formats/ten
 import { graphFor } from '../../src/runtime/graph-cache.js';
 import { resolveModels } from '../../src/pipeline/models.js';
 import { FileHashMemo } from '../../src/util/hash-memo.js';
+import { gitBlobSha1OfFile } from '../../src/util/hash.js';
 import { jsonSyntaxProblem } from '../../src/util/json.js';
 import { InputError, UsageError, ExitCode } from '../../src/util/errors.js';
 import { fixture, tempDir } from '../helpers.js';

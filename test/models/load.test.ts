@@ -8,7 +8,7 @@ import { memoryTensor, readFloat32, type TensorMap } from '../../src/formats/ten
 import { InputError } from '../../src/util/errors.js';
 import { fixture, tempDir } from '../helpers.js';
 
-const ESM_CONFIG = { numLayers: 2, embedDim: 32, numHeads: 4, ffnDim: 128, vocabSize: 33, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32, clsIdx: 0, eosIdx: 2 };
+const ESM_CONFIG = { numLayers: 2, embedDim: 32, numHeads: 4, ffnDim: 128, vocabSize: 33, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32 };
 
 async function sameWeights(a: TensorMap, b: TensorMap, names: Iterable<string>): Promise<void> {
   for (const n of names) {
@@ -79,7 +79,7 @@ test('ESM-2: a config that disagrees with the weights is refused', async () => {
 
 test('DNABERT-S: pytorch_model.bin and model.safetensors give the same weights; a bert. prefix is stripped', async () => {
   const st = await loadDnabert(fixture('dnabert-s/model'));
-  assert.deepEqual(st.config, { numLayers: 2, hiddenSize: 48, numHeads: 12, intermediateSize: 64, vocabSize: 54, typeVocabSize: 2, layerNormEps: 1e-12, alibiStartingSize: 512 });
+  assert.deepEqual(st.config, { numLayers: 2, hiddenSize: 48, numHeads: 12, intermediateSize: 64, vocabSize: 54, typeVocabSize: 2, layerNormEps: 1e-12 });
   assert.ok(st.files.some((f) => f.endsWith('tokenizer.json')));
   const binDir = tempDir();
   for (const f of ['config.json', 'pytorch_model.bin']) copyFileSync(fixture(`dnabert-s/model/${f}`), join(binDir, f));

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, tempDir } from '../helpers.js';
-import { OUTPUT_FILES, SUMMARY_HEADER, writeOutputs, type FinalizeCounts } from '../../src/pipeline/finalize.js';
+import { OUTPUT_FILES, writeOutputs, type FinalizeCounts } from '../../src/pipeline/finalize.js';
 import { planRun } from '../../src/pipeline/plan.js';
 import { parseShardInput, shardInputName, shardResultName, writeShardResult } from '../../src/pipeline/shard-files.js';
 import { PLAN_FORMAT_VERSION, WorkDir, type RunPlan } from '../../src/pipeline/workdir.js';
@@ -54,6 +54,9 @@ function finalize(r: Run, options: { minScore?: number; banner?: string; saveEmb
 }
 
 const read = (r: Run, name: string) => readFileSync(join(r.out, name), 'utf8');
+
+/** summary.tsv's header, as documented in the README. */
+const SUMMARY_HEADER = 'id\tlength\tchunks\tframes_scored\tmax_virus_score\tverdict\tstatus';
 
 // ----------------------------------------------------- the original's files ---
 
@@ -211,6 +214,12 @@ test('a banner opens every text output; --save-embeddings links each shard resul
   }
   const rows = read(r, OUTPUT_FILES.predictions).trimEnd().split('\n').slice(2).map((l) => l.split('\t')[0]);
   assert.deepEqual(rows, allIds);
+  // Written again (a resumed run that died after exporting): the folder and files exist, the result stays intact.
+  const before = readFileSync(r.workDir.path(shardResultName(1)));
+  await finalize(r, { saveEmbeddings: true });
+  assert.deepEqual(readFileSync(r.workDir.path(shardResultName(1))), before);
+  assert.deepEqual(readFileSync(join(dir, 'shard-000001.bin')), before);
+  assert.equal(read(r, OUTPUT_FILES.summary).split('\n')[0], SUMMARY_HEADER);
   // Without the flag there is no embeddings folder.
   const plain = await planned(`>a\n${stopFree(60)}\n`, 30, 1e9, () => [0.25, 0.75]);
   await finalize(plain);
@@ -263,6 +272,7 @@ test('a damaged work folder stops finalize with an InputError naming the file, a
   const damaged: Array<[string, string, RegExp]> = [
     ['no header', lines.slice(1).join('\n'), /records\.tsv does not start with its header line/],
     ['a row deleted', lines.filter((l) => !l.startsWith('1\t')).join('\n'), /records\.tsv has record 2 where record 1 belongs/],
+    ['a row renumbered', lines.map((l) => l.replace(/^1\t/, '17\t')).join('\n'), /records\.tsv has record 17 where record 1 belongs/],
     ['the last row deleted', lines.filter((l) => !l.startsWith('4\t')).join('\n'), /records\.tsv has 4 records, the plan has 5/],
     ['a row edited', original.replace('\tb\t', '\tB\t'), /records\.tsv was modified since it was planned \(checksum mismatch\)/],
     ['truncated mid-row', original.slice(0, -3), /records\.tsv does not end with a line break \(truncated\)/],

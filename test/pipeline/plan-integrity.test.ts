@@ -11,7 +11,7 @@ import { writeOutputs } from '../../src/pipeline/finalize.js';
 import { planRun, planShards } from '../../src/pipeline/plan.js';
 import { shardInputName, shardResultName, writeShardResult } from '../../src/pipeline/shard-files.js';
 import { PLAN_FORMAT_VERSION, WorkDir, type RunPlan } from '../../src/pipeline/workdir.js';
-import { translateFile } from '../../src/io/translate-files.js';
+import { translateFile } from '../../src/pipeline/translate-files.js';
 import { sha256File } from '../../src/util/hash.js';
 import { seededRandom } from '../../src/util/random.js';
 

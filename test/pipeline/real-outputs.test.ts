@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { translateFile } from '../../src/io/translate-files.js';
+import { translateFile } from '../../src/pipeline/translate-files.js';
 import { readTorchFile, PyDict } from '../../src/formats/pytorch/index.js';
 import { readFloat32, type LazyTensor } from '../../src/formats/tensor.js';
 import { mergeFeatures } from '../../src/pipeline/shard-worker.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDemoModels } from '../../src/models/demo.js';
+import { ensureDemoModels } from '../../src/demo/demo-models.js';
 import { resolveModels } from '../../src/pipeline/models.js';
 import { formatShardInput, shardInputName } from '../../src/pipeline/shard-files.js';
 import { assertFiniteScores, createShardHandler, CALIBRATION_PROBE, type ShardWorkerInit } from '../../src/pipeline/shard-worker.js';

@@ -105,7 +105,7 @@ async function workFolderWithPlan(): Promise<{ w: WorkDir; plan: RunPlan }> {
   const plan: RunPlan = {
     fingerprint: FINGERPRINT,
     shards: [shard(1), shard(2)],
-    counts: { records: 1, chunks: 1, frames: 2, recordsWithoutFrames: { empty: 0, shorterThanCodon: 0, noStopFreeFrame: 0 }, inputBytes: 30 },
+    counts: { records: 1, chunks: 1, frames: 2, recordsWithoutFrames: { empty: 0, shorterThanCodon: 0, noStopFreeFrame: 0 }, inputBases: 30 },
     recordsFile: { sha256: sha256Hex(files['records.tsv']), rows: 1 },
   };
   await w.writePlan(plan);
@@ -175,11 +175,16 @@ test('results are removed by shard or all at once; files of shards beyond the pl
   const { w } = await workFolderWithPlan();
   const touch = (...names: string[]) => names.forEach((n) => writeFileSync(w.path(n), 'x'));
   touch('shard-000001.result', 'shard-000002.result', 'shard-000003.result', 'shard-000003.tsv', 'shard-000010.tsv', 'notes.txt', 'a.tmp', 'shard-000002.result.tmp');
-  const names = () => readdirSync(w.dir).sort();
+  // Files that only look like ours are never touched.
+  const lookalikes = ['old-shard-000001.result', 'shard-000007.result.bak', 'x-shard-000009.tsv', 'shard-000009.tsv.orig'];
+  touch(...lookalikes);
+  const names = () => readdirSync(w.dir).filter((n) => !lookalikes.includes(n)).sort();
 
   await w.removeResults([2]);
   assert.ok(!names().includes('shard-000002.result'));
   assert.ok(names().includes('shard-000001.result') && names().includes('shard-000003.result'));
+  // A shard without a result file is no error.
+  await w.removeResults([5]);
 
   await w.removeShardsAbove(2);
   assert.deepEqual(names(), ['a.tmp', 'notes.txt', 'plan.json', 'records.tsv', 'shard-000001.result', 'shard-000001.tsv', 'shard-000002.result.tmp', 'shard-000002.tsv']);
@@ -190,9 +195,14 @@ test('results are removed by shard or all at once; files of shards beyond the pl
   touch('shard-000002.result');
   await w.removeResults('all');
   assert.deepEqual(names(), ['notes.txt', 'plan.json', 'records.tsv', 'shard-000001.tsv', 'shard-000002.tsv']);
+  assert.deepEqual(readdirSync(w.dir).filter((n) => lookalikes.includes(n)).sort(), [...lookalikes].sort());
 
   await w.reset();
-  assert.deepEqual(names(), []);
+  assert.deepEqual(readdirSync(w.dir), []);
+  // reset() also creates the output directory itself when it does not exist yet.
+  const fresh = new WorkDir(join(tempDir(), 'new-out'));
+  await fresh.reset();
+  assert.deepEqual(readdirSync(fresh.dir), []);
   // Without a work folder these are no-ops, not errors.
   const none = new WorkDir(join(tempDir(), 'nothing-here'));
   await none.removeTemporaries();

@@ -37,7 +37,6 @@ export function dnabertFromSafetensors(): LoadedModel<DnabertConfig> {
       vocabSize: c.vocab_size,
       typeVocabSize: c.type_vocab_size,
       layerNormEps: c.layer_norm_eps,
-      alibiStartingSize: c.alibi_starting_size,
     },
     weights: readSafetensors(path).tensors,
     files: [path],

@@ -10,8 +10,8 @@ import { autoBatchTokens, batchTokensForMemory, sequenceBoundsForChunk, weightBy
 import { resolveDevices, type DetectedGpu } from '../../src/scheduler/devices.js';
 import { MAX_BATCH_TOKENS } from '../../src/scheduler/limits.js';
 
-const esm2_3b: Esm2Config = { numLayers: 36, embedDim: 2560, numHeads: 40, ffnDim: 10240, vocabSize: 33, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32, clsIdx: 0, eosIdx: 2 };
-const dnabertS: DnabertConfig = { numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072, vocabSize: 4096, typeVocabSize: 2, layerNormEps: 1e-12, alibiStartingSize: 512 };
+const esm2_3b: Esm2Config = { numLayers: 36, embedDim: 2560, numHeads: 40, ffnDim: 10240, vocabSize: 33, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32 };
+const dnabertS: DnabertConfig = { numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072, vocabSize: 4096, typeVocabSize: 2, layerNormEps: 1e-12 };
 const fp16: BatchModels = { esm2: esm2_3b, dnabert: dnabertS, precision: 'fp16' };
 const fp32: BatchModels = { ...fp16, precision: 'fp32' };
 const e500 = sequenceBoundsForChunk(500);

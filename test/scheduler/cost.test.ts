@@ -4,8 +4,8 @@ import { dnabertSequenceFlops, esm2SequenceFlops, shardCost } from '../../src/sc
 import type { DnabertConfig, Esm2Config } from '../../src/models/config.js';
 
 // The real model shapes: DNABERT-S (BERT-base, 12 x 768, intermediate 3072) and ESM-2 3B (36 x 2560, ffn 10240).
-const dnabert: DnabertConfig = { numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072, vocabSize: 4096, typeVocabSize: 2, layerNormEps: 1e-12, alibiStartingSize: 512 };
-const esm2: Esm2Config = { numLayers: 36, embedDim: 2560, numHeads: 40, ffnDim: 10240, vocabSize: 33, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32, clsIdx: 0, eosIdx: 2 };
+const dnabert: DnabertConfig = { numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072, vocabSize: 4096, typeVocabSize: 2, layerNormEps: 1e-12 };
+const esm2: Esm2Config = { numLayers: 36, embedDim: 2560, numHeads: 40, ffnDim: 10240, vocabSize: 33, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32 };
 
 test('DNABERT-S FLOPs: linear term per token plus the quadratic attention term', () => {
   const h = 768;

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { addSchedulerOptions, schedulerSettingsFrom, type SchedulerFlags } from '../../src/scheduler/cli-options.js';
+import { addSchedulerOptions, schedulerValuesFrom, type SchedulerFlags } from '../../src/cli/scheduler-flags.js';
+import { schedulerSettingsFrom } from '../../src/scheduler/settings.js';
 import { Coordinator } from '../../src/scheduler/coordinator.js';
 import { resolveDevices } from '../../src/scheduler/devices.js';
 import { batchTokensFlag, MAX_BATCH_TOKENS, MAX_SHARD_TOKENS, parseStealInterval, shardTokensFlag, threadsFlag } from '../../src/scheduler/limits.js';
@@ -24,7 +25,7 @@ function usageError(pattern: RegExp) {
 async function settings(args: string[], cores: number) {
   const cmd = addSchedulerOptions(new Command('predict').exitOverride());
   cmd.parse(args, { from: 'user' });
-  return schedulerSettingsFrom(cmd.opts<SchedulerFlags>(), async () => [], cores);
+  return schedulerSettingsFrom(schedulerValuesFrom(cmd.opts<SchedulerFlags>()), { detect: async () => [], cores });
 }
 
 test('threads per worker: at most 4 per core', () => {

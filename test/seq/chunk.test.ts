@@ -60,6 +60,10 @@ test('windows equal the ones the original loop cuts (upper, then lower shifts, z
   }
 });
 
+test('an expected length of 1 is allowed: one window per base', () => {
+  assert.deepEqual(lengths(4, 1), [[0, 1], [1, 1], [2, 1], [3, 1]]);
+});
+
 test('chunk ids and sequences: <id>_chunk_<k>, case preserved', () => {
   assert.equal(chunkId('rec', 3), 'rec_chunk_3');
   assert.deepEqual(chunkSequence('r', 'acgTTGCAac', 4), [

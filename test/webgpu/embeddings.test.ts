@@ -1,7 +1,7 @@
 /**
  * ESM-2, DNABERT-S and the classifier on ONNX Runtime's WebGPU provider (in CI: Mesa's lavapipe,
  * a software Vulkan driver) against the reference fixtures, fp32 and fp16. The fixtures include
- * proteins of 40-1100 residues and DNA of 69-913 tokens, batched with padding: WebGPU's fused
+ * proteins of 1-1100 residues and DNA of 3-913 tokens, batched with padding: WebGPU's fused
  * MultiHeadAttention is wrong from 32 tokens up on lavapipe, which these lengths would show.
  */
 import { test } from 'node:test';
@@ -17,7 +17,11 @@ const skip = await webgpuSkip();
 const cacheDir = tempDir();
 /** fp32 on the GPU: summation orders differ from PyTorch's, far below any modelling mistake (>= 1.1e-5 is a wrong eps). */
 const FP32_TOLERANCE = 1e-4;
-const FP16_MIN_COSINE = 0.999;
+/**
+ * The issue asks for >= 0.999; lavapipe gives >= 0.999996 (the CPU 0.9999996). 0.9999 also fails
+ * the defective fused attention kernel (0.99914 at 40 residues), which 0.999 would let through.
+ */
+const FP16_MIN_COSINE = 0.9999;
 
 /** Checks every embedding against its reference and reports the worst figure. */
 function check(t: { diagnostic(s: string): void }, what: string, precision: Precision, got: Float32Array[], want: number[][], labels: string[]): void {

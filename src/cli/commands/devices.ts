@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { isSoftwareVulkan, probeProviders, vulkanDriverManifests, type ProbeResult, type ProviderName, type VulkanDevice } from '../../runtime/provider-probe.js';
-import { addDeviceOptions, type SchedulerFlags } from '../../scheduler/cli-options.js';
+import { addDeviceOptions, type SchedulerFlags } from '../scheduler-flags.js';
 import { defaultDevices, detectNvidiaGpus, resolveDevices, tableWeightFor } from '../../scheduler/devices.js';
 import type { DeviceSpec } from '../../scheduler/types.js';
 

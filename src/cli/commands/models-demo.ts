@@ -1,11 +1,11 @@
 /**
  * `virnucpro models demo [--out DIR] [--cache-dir DIR] [--json]`: writes the
- * tiny random demo models (models/demo.ts), by default into the cache, and
+ * tiny random demo models (demo/demo-models.ts), by default into the cache, and
  * prints where they are and the warning that their scores mean nothing.
  * Flag parsing only.
  */
 import type { Command } from 'commander';
-import { DEMO_WARNING, ensureDemoModels, writeDemoModels } from '../../models/demo.js';
+import { DEMO_WARNING, ensureDemoModels, writeDemoModels } from '../../demo/demo-models.js';
 
 export function registerModelsDemo(models: Command): void {
   models

@@ -1,9 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { resolveCacheDir, resolveHfHubCache } from '../../models/cache.js';
-import { DEFAULT_RETRY, type DownloadObserver } from '../../models/download.js';
-import { fetchModels, type FetchEvents, type FetchedModel } from '../../models/fetch.js';
-import { DEFAULT_GITHUB_RAW_URL, DEFAULT_HUB_URL, KNOWN_MODELS, MODEL_IDS, isModelId, type ModelId } from '../../models/registry.js';
+import type { DownloadObserver } from '../../hub/download.js';
+import { fetchModels, type FetchEvents, type FetchedModel } from '../../hub/fetch.js';
+import { DEFAULT_GITHUB_RAW_URL, DEFAULT_HUB_URL, KNOWN_MODELS, MODEL_IDS, isModelId, type ModelId } from '../../hub/registry.js';
+import { resolveCacheDir, resolveHfHubCache } from '../../util/cache-dir.js';
 import { UsageError } from '../../util/errors.js';
+import { DEFAULT_RETRY } from '../../util/retry.js';
 import { createProgress, formatBytes, type Progress } from '../../util/progress.js';
 
 interface FetchFlags {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { listCache, resolveCacheDir, type CacheListing } from '../../models/cache.js';
+import { listCache, type CacheListing } from '../../hub/cache.js';
+import { resolveCacheDir } from '../../util/cache-dir.js';
 import { formatBytes } from '../../util/progress.js';
 
 /** `virnucpro models list [--cache-dir DIR] [--json]`: what the cache holds. */

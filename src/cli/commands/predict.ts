@@ -2,12 +2,13 @@
  * `virnucpro predict`: flag parsing only; the pipeline is src/pipeline/predict.ts.
  */
 import { Option, type Command } from 'commander';
-import { appendFileSync } from 'node:fs';
-import { DEFAULT_BATCH_TOKENS, DEFAULT_SHARD_TOKENS, runPredict } from '../../pipeline/predict.js';
-import { addSchedulerOptions, schedulerSettingsFrom, type SchedulerFlags } from '../../scheduler/cli-options.js';
+import { runPredict } from '../../pipeline/predict.js';
+import { PREDICT_DEFAULTS } from '../../pipeline/predict-options.js';
 import { batchTokensFlag, MAX_BATCH_TOKENS, MAX_SHARD_TOKENS, shardTokensFlag, threadsFlag } from '../../scheduler/limits.js';
-import { DEMO_WARNING, ensureDemoModels, isDemoModel } from '../../models/demo.js';
-import { UsageError, userErrorFromSystemError } from '../../util/errors.js';
+import { schedulerSettingsFrom } from '../../scheduler/settings.js';
+import { UsageError } from '../../util/errors.js';
+import { openLog } from '../../util/log.js';
+import { addSchedulerOptions, schedulerValuesFrom, type SchedulerFlags } from '../scheduler-flags.js';
 
 interface PredictFlags extends SchedulerFlags {
   expectedLength: number;
@@ -67,15 +68,15 @@ export function registerPredict(program: Command): void {
       '--batch-tokens <N|auto>',
       `padded tokens per model batch (at most ${MAX_BATCH_TOKENS}); auto: as many as the run's GPUs hold (docs/gpu.md)`,
       (value: string) => (value.trim() === 'auto' ? 'auto' : batchTokensFlag()(value)),
-      DEFAULT_BATCH_TOKENS,
+      PREDICT_DEFAULTS.batchTokens,
     )
-    .option('--shard-tokens <N>', `tokens per shard of work, the unit of scheduling and resume (at most ${MAX_SHARD_TOKENS})`, shardTokensFlag(), DEFAULT_SHARD_TOKENS)
+    .option('--shard-tokens <N>', `tokens per shard of work, the unit of scheduling and resume (at most ${MAX_SHARD_TOKENS})`, shardTokensFlag(), PREDICT_DEFAULTS.shardTokens)
     .addOption(new Option('--resume', 'continue an interrupted run in the output directory').conflicts('force'))
     .option('--force', 'overwrite the output directory')
     .option('--keep-intermediate', "also write the original's intermediate FASTA files")
     .option('--save-embeddings', 'also write the merged features per shard (embeddings/, see README)')
-    .option('--min-score <x>', 'virus score above which a record is called virus in summary.tsv', score, 0.5)
-    .addOption(new Option('--precision <p>', 'precision of graphs built from raw weights').choices(['fp32', 'fp16']).default('fp32'))
+    .option('--min-score <x>', 'virus score above which a record is called virus in summary.tsv', score, PREDICT_DEFAULTS.minScore)
+    .addOption(new Option('--precision <p>', 'precision of graphs built from raw weights').choices(['fp32', 'fp16']).default(PREDICT_DEFAULTS.precision))
     .option('--cache-dir <dir>', 'model and graph cache (default: $VIRNUCPRO_CACHE or ~/.cache/virnucpro)')
     .option('--allow-cpu-fallback', 'run on the CPU (with a warning) when a GPU provider cannot start or cannot run the models')
     .option('--allow-length-mismatch', "run VirNucPro's published classifier with an -e other than the one it was trained for")
@@ -84,35 +85,23 @@ export function registerPredict(program: Command): void {
     .option('--log-file <file>', 'also append the log to this file');
   addSchedulerOptions(cmd).action(async (input: string, flags: PredictFlags) => {
     if (flags.device && (flags.devices || flags.gpus)) throw new UsageError('--device cannot be combined with --devices/--gpus');
-    if (flags.demo && (flags.models || flags.esm || flags.dnabert || flags.classifier)) {
-      throw new UsageError('--demo cannot be combined with --models/--esm/--dnabert/--classifier');
-    }
-    const logFile = flags.logFile;
-    if (logFile !== undefined) {
-      // Found now rather than at the first log line, deep in the run.
-      try {
-        appendFileSync(logFile, '');
-      } catch (e) {
-        throw userErrorFromSystemError(e, { what: '--log-file' }) ?? e;
-      }
-    }
-    const log = (line: string): void => {
-      if (!flags.quiet || /error|warning/i.test(line)) process.stderr.write(`${line}\n`);
-      if (logFile) appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
-    };
-    const scheduler = await schedulerSettingsFrom({ ...flags, devices: flags.device ?? flags.devices }, undefined, undefined, { log });
-    let models = { bundle: flags.models, esm: flags.esm, dnabert: flags.dnabert, classifier: flags.classifier };
-    if (flags.demo) {
-      const demo = await ensureDemoModels(flags.cacheDir);
-      models = { bundle: undefined, esm: demo.esm, dnabert: demo.dnabert, classifier: demo.classifier };
-    }
+    const scheduling = schedulerValuesFrom(flags, flags.device ?? flags.devices);
+    const log = openLog({ quiet: flags.quiet, file: flags.logFile, fileLabel: '--log-file' });
+    const scheduler = await schedulerSettingsFrom(scheduling, { log });
     await runPredict({
       input,
       expectedLength: flags.expectedLength,
       outDir: flags.outDir,
-      models: { ...models, precision: flags.precision, cacheDir: flags.cacheDir, allowLengthMismatch: flags.allowLengthMismatch },
-      // Demo files passed by path get the same warning as --demo.
-      demoWarning: flags.demo || [models.esm, models.dnabert, models.classifier].some((p) => p !== undefined && isDemoModel(p)) ? DEMO_WARNING : undefined,
+      models: {
+        bundle: flags.models,
+        esm: flags.esm,
+        dnabert: flags.dnabert,
+        classifier: flags.classifier,
+        demo: flags.demo,
+        precision: flags.precision,
+        cacheDir: flags.cacheDir,
+        allowLengthMismatch: flags.allowLengthMismatch,
+      },
       threads: flags.threads,
       batchTokens: flags.batchTokens,
       shardTokens: flags.shardTokens,

@@ -1,11 +1,11 @@
 /**
  * `virnucpro translate INPUT -e N -o DIR`: VirNucPro's sequence stages
  * (chunking, six-frame translation, frame selection) without any model.
- * Flag parsing only; the work is in src/io/translate-files.ts.
+ * Flag parsing only; the work is in src/pipeline/translate-files.ts.
  */
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
-import { translateFile } from '../../io/translate-files.js';
+import { translateFile } from '../../pipeline/translate-files.js';
 import { UsageError } from '../../util/errors.js';
 import { createProgress } from '../../util/progress.js';
 

@@ -19,8 +19,10 @@ import {
   type HfCachedFile,
   type ModelRecord,
 } from './cache.js';
-import { sha256File } from '../util/hash.js';
-import { DownloadError, downloadFile, gitBlobSha1OfFile, type DownloadObserver, type RetryPolicy } from './download.js';
+import { regularFileSize } from '../util/fs.js';
+import { gitBlobSha1OfFile, sha256File } from '../util/hash.js';
+import { DownloadError, downloadFile, type DownloadObserver } from './download.js';
+import type { RetryPolicy } from '../util/retry.js';
 import { KNOWN_MODELS, fileUrl, type KnownModel, type ModelFileSpec, type ModelId, type SourceUrls } from './registry.js';
 
 export interface FetchOptions {
@@ -129,14 +131,8 @@ async function resolveFile(
 
 async function fromOwnCache(dir: string, name: string, record: ModelRecord, opts: FetchOptions): Promise<FetchedFile | undefined> {
   const path = join(dir, name);
-  let size: number;
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) return undefined;
-    size = st.size;
-  } catch {
-    return undefined;
-  }
+  const size = await regularFileSize(path);
+  if (size === undefined) return undefined;
   const rec = record.files[name];
   if (opts.verify && rec) {
     const problem = await checkAgainstRecord(path, rec);

@@ -7,12 +7,15 @@
  * verified.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import { ResourceError } from '../util/errors.js';
 import { syncDir } from '../util/atomic.js';
+import { regularFileSize } from '../util/fs.js';
+import { gitBlobSha1OfFile, hashFilePrefix } from '../util/hash.js';
 import { acquireLock, describeOwner } from '../util/lock.js';
+import { DEFAULT_RETRY, backoffDelayMs, type RetryPolicy } from '../util/retry.js';
 
 /** Checksums a downloaded file must match (any that are given). */
 export interface ExpectedChecksum {
@@ -21,15 +24,6 @@ export interface ExpectedChecksum {
   gitSha1?: string;
   size?: number;
 }
-
-export interface RetryPolicy {
-  /** Failed attempts in a row (without new bytes) before giving up. */
-  attempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000 };
 
 /** Receives progress; every method is optional. */
 export interface DownloadObserver {
@@ -120,7 +114,7 @@ async function downloadLocked(opts: DownloadOptions): Promise<DownloadResult> {
   const retry = opts.retry ?? DEFAULT_RETRY;
   const partial = partialPath(opts.dest);
   let failuresInARow = 0;
-  let largestPartial = await sizeOf(partial);
+  let largestPartial = await bytesOnDisk(partial);
   let restartedAfterBadChecksum = false;
   for (;;) {
     try {
@@ -139,7 +133,7 @@ async function downloadLocked(opts: DownloadOptions): Promise<DownloadResult> {
         });
       }
       if (!(err instanceof RetryableFailure)) throw err;
-      const now = await sizeOf(partial);
+      const now = await bytesOnDisk(partial);
       if (now > largestPartial) {
         // Progress was made: a flaky connection that keeps delivering is worth continuing.
         largestPartial = now;
@@ -153,10 +147,10 @@ async function downloadLocked(opts: DownloadOptions): Promise<DownloadResult> {
           cause: err,
         });
       }
-      const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (failuresInARow - 1));
-      const delayMs = Math.round(err.retryAfterMs !== undefined ? Math.min(retry.maxDelayMs, err.retryAfterMs) : backoff * (0.75 + Math.random() * 0.5));
+      // Failures count only while no new bytes arrive (above), so `retry.attempts` bounds a stalled transfer, not a slow one.
+      const delayMs = backoffDelayMs(retry, failuresInARow, err.retryAfterMs);
       opts.observer?.retry?.({ attempt: failuresInARow, delayMs, reason: err.message });
-      await sleep(delayMs, opts.signal);
+      await sleep(delayMs, undefined, { signal: opts.signal });
     }
   }
 }
@@ -190,7 +184,7 @@ interface RemoteMeta {
 }
 
 async function attempt(opts: DownloadOptions, partial: string): Promise<DownloadResult> {
-  let resumeFrom = await sizeOf(partial);
+  let resumeFrom = await bytesOnDisk(partial);
   const { response, meta } = await request(opts, resumeFrom);
   const status = response.status;
 
@@ -358,12 +352,9 @@ function describeNetworkError(err: unknown): string {
   return cause ? `${e.message} (${cause})` : String(e?.message ?? err);
 }
 
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return 0;
-  }
+/** Bytes of a partial transfer already on disk; 0 when none was started. */
+async function bytesOnDisk(partial: string): Promise<number> {
+  return (await regularFileSize(partial)) ?? 0;
 }
 
 async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -371,35 +362,4 @@ async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
     const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
     off += bytesWritten;
   }
-}
-
-async function hashFilePrefix(path: string, length: number, hashes: (Hash | undefined)[]): Promise<void> {
-  if (length === 0) return;
-  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1 << 20 })) {
-    for (const h of hashes) h?.update(chunk as Buffer);
-  }
-}
-
-
-/** Git blob id of a file (sha1 of `blob <size>\0` + content), streamed. */
-export async function gitBlobSha1OfFile(path: string, size?: number): Promise<string> {
-  const n = size ?? (await stat(path)).size;
-  const h = createHash('sha1').update(`blob ${n}\0`);
-  await hashFilePrefix(path, n, [h]);
-  return h.digest('hex');
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -8,18 +8,20 @@
  * The original writes the chunk file, then re-reads it; since every chunk id
  * is a single word and the sequence is unchanged by the round trip, one
  * streaming pass gives the same bytes. All three files are written atomically:
- * on any error none of them appears.
+ * on any error none of them appears. `predict --keep-intermediate` writes the
+ * same files while planning (plan.ts), through the same IntermediateFiles.
  *
  * Public API:
  * - `translateOutputPaths(input, expectedLength, outDir): TranslateOutputs`
+ * - `class IntermediateFiles(paths)` — the three writers, fed by a record's chunks and frames
  * - `translateFile(options): Promise<TranslateSummary>`
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readFastaBatches } from './fasta.js';
-import { FastaWriter } from './fasta-writer.js';
-import { fastaStem } from './paths.js';
-import { processRecordBytes } from '../seq/record.js';
+import { readFastaBatches } from '../io/fasta.js';
+import { FastaWriter } from '../io/fasta-writer.js';
+import { fastaStem } from '../io/paths.js';
+import { processRecordBytes, type RecordSink } from '../seq/record.js';
 import type { Progress } from '../util/progress.js';
 
 export interface TranslateOutputs {
@@ -39,8 +41,6 @@ export interface TranslateSummary {
   framesKept: number;
   /** Non-empty records none of whose chunks has a stop-free, non-empty frame. */
   recordsWithoutFrame: number;
-  /** Input bytes after decompression. */
-  sequenceBytes: number;
 }
 
 export interface TranslateOptions {
@@ -59,6 +59,36 @@ export function translateOutputPaths(input: string, expectedLength: number, outD
   };
 }
 
+/** The original's three files, written as processRecordBytes hands out chunks and kept frames. */
+export class IntermediateFiles implements RecordSink {
+  private readonly chunked: FastaWriter;
+  private readonly nucleotide: FastaWriter;
+  private readonly protein: FastaWriter;
+
+  constructor(paths: TranslateOutputs) {
+    this.chunked = new FastaWriter(paths.chunked, { lineWidth: 60 });
+    this.nucleotide = new FastaWriter(paths.nucleotide, { lineWidth: 0 });
+    this.protein = new FastaWriter(paths.protein, { lineWidth: 0 });
+  }
+
+  chunk(id: string, seq: Uint8Array): void {
+    this.chunked.write(id, seq);
+  }
+
+  frame(id: string, nt: Uint8Array, aa: Uint8Array): void {
+    this.nucleotide.write(id, nt);
+    this.protein.write(id, aa);
+  }
+
+  commit(): void {
+    for (const w of [this.chunked, this.nucleotide, this.protein]) w.commit();
+  }
+
+  abort(): void {
+    for (const w of [this.chunked, this.nucleotide, this.protein]) w.abort();
+  }
+}
+
 export async function translateFile(options: TranslateOptions): Promise<TranslateSummary> {
   const outputs = translateOutputPaths(options.input, options.expectedLength, options.outDir);
   mkdirSync(options.outDir, { recursive: true });
@@ -70,21 +100,8 @@ export async function translateFile(options: TranslateOptions): Promise<Translat
     chunks: 0,
     framesKept: 0,
     recordsWithoutFrame: 0,
-    sequenceBytes: 0,
   };
-  const writers = [
-    new FastaWriter(outputs.chunked, { lineWidth: 60 }),
-    new FastaWriter(outputs.nucleotide, { lineWidth: 0 }),
-    new FastaWriter(outputs.protein, { lineWidth: 0 }),
-  ];
-  const [chunked, nucleotide, protein] = writers;
-  const sink = {
-    chunk: (id: string, seq: Uint8Array) => chunked.write(id, seq),
-    frame: (id: string, nt: Uint8Array, aa: Uint8Array) => {
-      nucleotide.write(id, nt);
-      protein.write(id, aa);
-    },
-  };
+  const files = new IntermediateFiles(outputs);
   const progress = options.progress;
   try {
     const batches = readFastaBatches(options.input, {
@@ -94,21 +111,20 @@ export async function translateFile(options: TranslateOptions): Promise<Translat
     for await (const batch of batches) {
       for (const record of batch) {
         summary.records++;
-        summary.sequenceBytes += record.length;
         if (record.length === 0) {
           summary.emptyRecords++;
           continue;
         }
         if (record.length < 3) summary.shorterThanCodon++;
-        const counts = processRecordBytes(record.id, record.bytes, options.expectedLength, sink);
+        const counts = processRecordBytes(record.id, record.bytes, options.expectedLength, files);
         summary.chunks += counts.chunks;
         summary.framesKept += counts.frames;
         if (counts.frames === 0) summary.recordsWithoutFrame++;
       }
     }
-    for (const w of writers) w.commit();
+    files.commit();
   } catch (e) {
-    for (const w of writers) w.abort();
+    files.abort();
     throw e;
   } finally {
     progress?.stop();

@@ -11,36 +11,16 @@
  *   bundles/<name>/manifest.json          prepared bundles (written by `models prepare`)
  *
  * A model directory is laid out like the upstream repository, so it can be
- * passed as-is to `--esm`, `--dnabert` or `--classifier`.
+ * passed as-is to `--esm`, `--dnabert` or `--classifier`. Where the cache
+ * directory itself is (flag, environment) is util/cache-dir.ts.
  */
 import { readFile, readdir, stat, lstat, readlink } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
+import { regularFileSize } from '../util/fs.js';
 import { KNOWN_MODELS, isModelId, type ModelId } from './registry.js';
 import { jsonSyntaxProblem } from '../util/json.js';
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** `--cache-dir`, else VIRNUCPRO_CACHE, else `$XDG_CACHE_HOME/virnucpro`, else `~/.cache/virnucpro`. */
-export function resolveCacheDir(flag: string | undefined, env: Env = process.env): string {
-  if (flag) return resolve(flag);
-  if (env.VIRNUCPRO_CACHE) return resolve(env.VIRNUCPRO_CACHE);
-  return join(userCacheHome(env), 'virnucpro');
-}
-
-/** The Hugging Face hub cache, found the way huggingface_hub finds it. */
-export function resolveHfHubCache(env: Env = process.env): string {
-  if (env.HF_HUB_CACHE) return resolve(env.HF_HUB_CACHE);
-  if (env.HUGGINGFACE_HUB_CACHE) return resolve(env.HUGGINGFACE_HUB_CACHE);
-  if (env.HF_HOME) return join(resolve(env.HF_HOME), 'hub');
-  return join(userCacheHome(env), 'huggingface', 'hub');
-}
-
-function userCacheHome(env: Env): string {
-  return env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(env.HOME || homedir(), '.cache');
-}
 
 export function modelDir(cacheDir: string, id: string): string {
   return join(cacheDir, 'models', id);
@@ -133,14 +113,8 @@ export async function findInHfCache(hubCache: string, repo: string, file: string
     }
   }
   const path = join(repoDir, 'snapshots', commit, file);
-  let size: number;
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) return undefined;
-    size = st.size;
-  } catch {
-    return undefined; // absent, or a dangling link
-  }
+  const size = await regularFileSize(path);
+  if (size === undefined) return undefined; // absent, or a dangling link
   let blobEtag: string | undefined;
   if ((await lstat(path)).isSymbolicLink()) {
     const target = await readlink(path);
@@ -217,7 +191,7 @@ async function listModel(cacheDir: string, id: string): Promise<ListedModel> {
   const files: ListedFile[] = [];
   for (const name of [...names].sort()) {
     if (name.endsWith('.partial')) {
-      files.push({ name, status: 'partial', size: await sizeOrZero(join(dir, name)) });
+      files.push({ name, status: 'partial', size: (await regularFileSize(join(dir, name))) ?? 0 });
       continue;
     }
     const rec = record?.files[name];
@@ -299,15 +273,7 @@ async function treeSize(dir: string): Promise<number> {
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) total += await treeSize(p);
-    else total += await sizeOrZero(p);
+    else total += (await regularFileSize(p)) ?? 0;
   }
   return total;
-}
-
-async function sizeOrZero(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return 0;
-  }
 }

@@ -4,10 +4,10 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSy
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { fixture, tempDir } from '../helpers.js';
-import { fetchModels, type FetchOptions } from '../../src/models/fetch.js';
-import { DownloadError, downloadFile, partialPath } from '../../src/models/download.js';
-import { readModelRecord, modelDir } from '../../src/models/cache.js';
-import { KNOWN_MODELS, type KnownModel, type ModelId } from '../../src/models/registry.js';
+import { fetchModels, type FetchOptions } from '../../src/hub/fetch.js';
+import { DownloadError, downloadFile, partialPath } from '../../src/hub/download.js';
+import { readModelRecord, modelDir } from '../../src/hub/cache.js';
+import { KNOWN_MODELS, type KnownModel, type ModelId } from '../../src/hub/registry.js';
 import { ResourceError, ExitCode } from '../../src/util/errors.js';
 import { HUB_COMMIT, gitBlobSha1, fixtureHubForFile, sha256 } from './fetch-hub-server.js';
 

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { addSchedulerOptions, schedulerSettingsFrom, type SchedulerFlags } from '../../src/scheduler/cli-options.js';
+import { addSchedulerOptions, schedulerValuesFrom, type SchedulerFlags } from '../../src/cli/scheduler-flags.js';
+import { schedulerSettingsFrom } from '../../src/scheduler/settings.js';
 
 async function settings(args: string[]) {
   const cmd = addSchedulerOptions(new Command('predict').exitOverride());
   cmd.parse(args, { from: 'user' });
-  return schedulerSettingsFrom(cmd.opts<SchedulerFlags>(), async () => []);
+  return schedulerSettingsFrom(schedulerValuesFrom(cmd.opts<SchedulerFlags>()), { detect: async () => [] });
 }
 
 test('defaults: static assignment, no stealing, steal interval 3 s, dashboard automatic', async () => {

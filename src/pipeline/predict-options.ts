@@ -1,0 +1,83 @@
+/**
+ * What `predict` takes, and its defaults in one place: the CLI shows them in
+ * --help, and resolvePredictOptions applies them once, before the run starts,
+ * so the stages read settled values.
+ */
+import { availableParallelism } from 'node:os';
+import type { Precision } from '../formats/onnx/layers.js';
+import { DEFAULT_BATCH_TOKENS } from '../runtime/embedders.js';
+import type { SchedulerSettings } from '../scheduler/settings.js';
+import type { DeviceSpec } from '../scheduler/types.js';
+import type { Log } from '../util/log.js';
+import type { ModelChoice } from './models.js';
+
+export interface PredictOptions {
+  input: string;
+  expectedLength: number;
+  /** Default `<stem>_virnucpro` in the current directory. */
+  outDir?: string;
+  models: ModelChoice;
+  /** ONNX Runtime intra-op threads per worker (default: see threadsPerWorker). */
+  threads?: number;
+  /** A number, or 'auto': from the memory of the run's GPUs (scheduler/batch-size.ts). */
+  batchTokens?: number | 'auto';
+  shardTokens?: number;
+  resume?: boolean;
+  force?: boolean;
+  keepIntermediate?: boolean;
+  saveEmbeddings?: boolean;
+  /** summary.tsv calls a record virus when its highest virus score exceeds this. */
+  minScore?: number;
+  allowCpuFallback?: boolean;
+  scheduler: SchedulerSettings;
+  quiet?: boolean;
+  verbose?: boolean;
+  /** Default: stderr. */
+  log?: Log;
+}
+
+export const PREDICT_DEFAULTS = {
+  batchTokens: DEFAULT_BATCH_TOKENS,
+  /** Tokens (both models) per shard: a few thousand frames of 300-500 bp. */
+  shardTokens: 400_000,
+  /** Reproduces the original's argmax labels. */
+  minScore: 0.5,
+  precision: 'fp32' as Precision,
+  /**
+   * ONNX Runtime threads of each worker in a run without CPU workers: a GPU worker's own CPU work
+   * (feeding the device, the few ops placed on the CPU) needs few.
+   */
+  gpuWorkerThreads: 2,
+} as const;
+
+/** The options with every default applied. */
+export type ResolvedPredictOptions = Required<Omit<PredictOptions, 'outDir'>> & Pick<PredictOptions, 'outDir'>;
+
+/**
+ * ONNX Runtime threads per worker: `-t` when given; else the cores shared among the CPU workers,
+ * so that they do not compete for them; a run on GPUs only gets PREDICT_DEFAULTS.gpuWorkerThreads.
+ * Every worker of the run gets the same number.
+ */
+export function threadsPerWorker(threads: number | undefined, devices: readonly DeviceSpec[], cores: number = availableParallelism()): number {
+  if (threads !== undefined) return threads;
+  const cpuWorkers = devices.filter((d) => d.kind === 'cpu').length;
+  return cpuWorkers > 0 ? Math.max(1, Math.floor(cores / cpuWorkers)) : PREDICT_DEFAULTS.gpuWorkerThreads;
+}
+
+export function resolvePredictOptions(o: PredictOptions): ResolvedPredictOptions {
+  return {
+    ...o,
+    threads: threadsPerWorker(o.threads, o.scheduler.devices),
+    batchTokens: o.batchTokens ?? PREDICT_DEFAULTS.batchTokens,
+    shardTokens: o.shardTokens ?? PREDICT_DEFAULTS.shardTokens,
+    resume: o.resume ?? false,
+    force: o.force ?? false,
+    keepIntermediate: o.keepIntermediate ?? false,
+    saveEmbeddings: o.saveEmbeddings ?? false,
+    minScore: o.minScore ?? PREDICT_DEFAULTS.minScore,
+    allowCpuFallback: o.allowCpuFallback ?? false,
+    quiet: o.quiet ?? false,
+    verbose: o.verbose ?? false,
+    log: o.log ?? ((line: string) => process.stderr.write(`${line}\n`)),
+  };
+}
