@@ -2,56 +2,16 @@
 // removed or overwritten, and every failure on an output path is a clear message with exit 2 or 4, never a stack trace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, tempDir, tsxImport } from '../helpers.js';
+import { tempDir } from '../helpers.js';
+import { assertNoInternalError, runCli as cli, treeSnapshot as snapshot, type CliRun as Run } from '../cli-harness.js';
 
-const CLI = join(repoRoot, 'src/cli/main.ts');
 /** Everything of this file lives under one temporary directory. */
 const base = tempDir('virnucpro-outdir-cli-');
 const DEMO = ['--demo', '--cache-dir', join(base, 'cache')];
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-/** Runs the CLI. `onStderr` sees the stderr so far and may signal the child (hold points). */
-function cli(args: string[], options: { cwd?: string; env?: Record<string, string>; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', tsxImport, CLI, ...args], {
-      cwd: options.cwd ?? repoRoot,
-      env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      options.onStderr?.(stderr, child);
-    });
-    child.stdout!.resume();
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
-  });
-}
-
-/** Every file under `root` with a hash of its content: what must be the same after a refused run. */
-function snapshot(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const rel of readdirSync(root, { recursive: true, encoding: 'utf8' })) {
-    const p = join(root, rel);
-    out[rel] = statSync(p).isDirectory() ? 'dir' : createHash('sha256').update(readFileSync(p)).digest('hex');
-  }
-  return out;
-}
-
-function assertNoInternalError(r: Run): void {
-  assert.doesNotMatch(r.stderr, /internal error|This is a bug|\n\s+at /, 'no stack trace');
-}
 
 const READS = '>r1 first\nATGAAACCCGGGTTTAAACCCGGGTTTAAAATGAAACCCGGGTTTAAACCCGGG\n>r2\nATGGCGGCGGCGTAGATGGCGGCGGCGGCGATGAAATTTCCCGGGAAATTTCCC\n';
 
