@@ -6,48 +6,18 @@
  *   npm run bench -- predict            (10k, 100k, 1M reads; about 4 minutes on 2 cores)
  *   BENCH_PREDICT_SIZES=10000 npm run bench -- predict
  *
- * Reads are 150-300 bp; half are built from stop-free codons (so they yield
- * frames, as coding reads do), half are uniformly random (mostly no stop-free
- * frame). Deterministic (seeded).
+ * Reads: bench/lib/generated-reads.ts (150-300 bp, half coding, seeded).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, createWriteStream, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seededRandom } from '../src/util/random.js';
+import { writeReads } from './lib/generated-reads.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const sizes = (process.env.BENCH_PREDICT_SIZES ?? '10000,100000,1000000').split(',').map(Number);
 
-
-const BASES = 'ACGT';
-const SENSE: string[] = [];
-for (const a of BASES) for (const b of BASES) for (const c of BASES) if (!['TAA', 'TAG', 'TGA'].includes(a + b + c)) SENSE.push(a + b + c);
-
-async function writeReads(path: string, n: number): Promise<number> {
-  const rand = seededRandom(n);
-  const out = createWriteStream(path);
-  let bytes = 0;
-  let buf = '';
-  for (let i = 0; i < n; i++) {
-    const len = 150 + Math.floor(rand() * 151);
-    let seq = '';
-    if (i % 2 === 0) while (seq.length < len) seq += SENSE[Math.floor(rand() * SENSE.length)];
-    else for (let j = 0; j < len; j++) seq += BASES[Math.floor(rand() * 4)];
-    seq = seq.slice(0, len);
-    buf += `>read_${i} generated\n${seq}\n`;
-    if (buf.length > 1 << 20) {
-      bytes += buf.length;
-      if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()));
-      buf = '';
-    }
-  }
-  bytes += buf.length;
-  out.write(buf);
-  await new Promise<void>((r) => out.end(() => r()));
-  return bytes;
-}
 
 /** Peak resident memory (VmHWM) of a process and its descendants, polled from /proc. */
 function watchPeaks(rootPid: number): { stop(): Map<number, number> } {

@@ -31,3 +31,11 @@ export function pidAlive(pid: number): boolean {
     return false;
   }
 }
+
+const SENSE_CODONS: string[] = [];
+for (const a of 'ACGT') for (const b of 'ACGT') for (const c of 'ACGT') if (!['TAA', 'TAG', 'TGA'].includes(a + b + c)) SENSE_CODONS.push(a + b + c);
+
+/** A coding-like sequence: `codons` random sense codons, so its first frame is stop-free (draws from `random`). */
+export function codingSequence(codons: number, random: () => number): string {
+  return Array.from({ length: codons }, () => SENSE_CODONS[Math.floor(random() * SENSE_CODONS.length)]).join('');
+}

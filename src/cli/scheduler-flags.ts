@@ -31,10 +31,19 @@ export function addDeviceOptions(cmd: Command): Command {
 
 export function addSchedulerOptions(cmd: Command): Command {
   return addDeviceOptions(cmd)
-    .option('--work-stealing', 'idle devices take queued shards from the most loaded device', false)
-    .option('--gpu-weighted', 'assign shards in proportion to device capability (calibration, else the built-in GPU table)', false)
+    .option(
+      '--work-stealing',
+      "a device that runs dry takes the last queued shard of the device expected to finish last, when it would finish that shard sooner (speeds as measured during the run, a slow device's from the shard it still runs); when no shard is queued it runs a copy of a shard a much slower device still runs, and the first copy to finish is used",
+      false,
+    )
+    .option('--gpu-weighted', 'assign shards in proportion to device speed: calibrated on each device, else (--no-calibrate, or a failed calibration) the built-in GPU table', false)
     .option('--gpu-weights <list>', 'explicit capability weights, one per device, e.g. 1,1.5 (implies --gpu-weighted)')
-    .option('--steal-interval <seconds>', `seconds between rebalancing checks (${STEAL_INTERVAL_S.min} to ${STEAL_INTERVAL_S.max})`, parseStealInterval, DEFAULT_STEAL_INTERVAL_S)
+    .option(
+      '--steal-interval <seconds>',
+      `with --work-stealing, seconds between checks of idle devices for work to take or copy; a device that runs dry also checks at once (${STEAL_INTERVAL_S.min} to ${STEAL_INTERVAL_S.max})`,
+      parseStealInterval,
+      DEFAULT_STEAL_INTERVAL_S,
+    )
     .option('--no-calibrate', 'with --gpu-weighted, use the built-in GPU table instead of a calibration run')
     .addOption(new Option('--show-gpu-dashboard', 'show the live device dashboard (default: with more than one device on a terminal)'))
     .addOption(new Option('--no-gpu-dashboard', 'never show the device dashboard'));

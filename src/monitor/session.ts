@@ -57,16 +57,18 @@ export function startMonitoring(coordinator: Coordinator, options: MonitoringOpt
   let dashboard: Dashboard | undefined;
   if (options.dashboard) {
     dashboard = new Dashboard(coordinator, { intervalMs, gpu });
-    const d = dashboard;
-    coordinator.setLog((line) => d.log(line));
     dashboard.start();
   }
+  // The coordinator's log lines are printed above the table (the coordinator is then created without a log of its own).
+  const logAboveTable = (line: string): void => dashboard?.log(line);
+  if (dashboard) coordinator.on('log', logAboveTable);
   return {
     stop() {
       if (recorder) {
         clearInterval(recorder);
         recordNow();
       }
+      coordinator.off('log', logAboveTable);
       dashboard?.stop();
       gpu?.stop();
     },

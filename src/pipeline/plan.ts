@@ -7,10 +7,38 @@
  *
  * Shards follow input order: frame i of the run is line (i - first frame of the
  * shard) of its shard file, so results can be streamed out in the original's
- * order without sorting. A shard is closed as soon as it reaches the token
+ * order without sorting. A shard is closed as soon as it reaches its token
  * budget, inside a record if need be, so a long record (a 3 Mb genome gives
  * thousands of frames) is spread over several shards like any other work and
  * memory holds at most one shard's frame token counts, whatever the record size.
+ *
+ * Shard sizes. A shard is two things at once: the unit of numerics (the worker
+ * batches a shard's sequences by length, and batch composition changes float
+ * rounding in the 7th-8th digit, so where shards are cut must depend only on the
+ * input and the result-changing parameters, never on the devices) and the unit
+ * of scheduling (balancing several devices needs many small units, so that the
+ * last ones hold little work). A fixed 400,000 tokens gave 3 shards for 6,000
+ * reads: nothing to balance. The default (`--shard-tokens auto`, ShardGrowth)
+ * therefore grows shard sizes with the input, in the one pass, without knowing
+ * its total:
+ *
+ *   budget of a shard = max(minTokens, min(maxTokens, tokens planned before it / growthDivisor))
+ *
+ * Every shard holds at most 1/128 of the work planned before it, so the last
+ * shards of a run, the ones that decide how evenly devices finish, are at most
+ * about 1/128 of the whole, whatever the input's size, and a run of any size
+ * has at least about 128 shards once it holds more than minTokens x 128 tokens.
+ * Sizes follow the frames planned, so a compressed input or a pipe needs no size
+ * estimate, and the rule is a pure function of the input. minTokens keeps a
+ * unit at least two batches' worth of tokens (2 x --batch-tokens, counting both
+ * models, so about one full batch per model, and at least 8,192): a GPU with
+ * `--batch-tokens auto` (hundreds of thousands of tokens) gets shards of full
+ * batches, never a batch split over units, and the per-shard costs (a file read,
+ * an IPC message, an fsynced result file) stay small against the compute.
+ * maxTokens (400,000, or minTokens when that is larger) bounds the memory a
+ * shard takes. `--shard-tokens N` cuts every shard at N tokens instead. The
+ * sizing is part of plan.json's fingerprint (a resume cuts the same shards) and
+ * of run.json. Measured: docs/benchmarks.md, Scheduling.
  *
  * Public API: `planShards` (the pass itself), `planRun` (a fresh plan.json) and
  * `replanDamaged` (the same files again into a damaged work folder; workdir.ts
@@ -68,12 +96,51 @@ export function estimateDnaTokens(nucleotideLength: number): number {
   return Math.ceil(nucleotideLength / 4) + 2;
 }
 
+/** The default shard sizes (see the header): each shard's budget grows with the tokens planned before it. */
+export interface ShardGrowth {
+  minTokens: number;
+  maxTokens: number;
+  growthDivisor: number;
+}
+
+/** Tokens (both models) per shard: a fixed budget (`--shard-tokens N`) or growing sizes (the default). */
+export type ShardSizing = number | ShardGrowth;
+
+/** The constants of the default sizing; defaultShardSizing adds the run's batch size. */
+export const SHARD_GROWTH = {
+  /** A shard holds at least this many batches' worth of tokens (both models together)... */
+  minBatches: 2,
+  /** ...and at least this many tokens. */
+  minTokens: 8_192,
+  /** At most this many (unless two batches are more): a few thousand frames of 300-500 bp. */
+  maxTokens: 400_000,
+  /** Each shard holds at most 1/growthDivisor of the tokens planned before it. */
+  growthDivisor: 128,
+} as const;
+
+/** `--shard-tokens auto`: the growing sizes for a run that batches `batchTokens` padded tokens per model. */
+export function defaultShardSizing(batchTokens: number): ShardGrowth {
+  const minTokens = Math.max(SHARD_GROWTH.minTokens, SHARD_GROWTH.minBatches * batchTokens);
+  return { minTokens, maxTokens: Math.max(minTokens, SHARD_GROWTH.maxTokens), growthDivisor: SHARD_GROWTH.growthDivisor };
+}
+
+/** The token budget of the shard that starts after `plannedTokens` tokens of earlier shards. */
+export function shardBudget(sizing: ShardSizing, plannedTokens: number): number {
+  if (typeof sizing === 'number') return sizing;
+  return Math.max(sizing.minTokens, Math.min(sizing.maxTokens, Math.floor(plannedTokens / sizing.growthDivisor)));
+}
+
+/** For logs and hints: `20000`, or `auto (8192 to 400000)`. */
+export function describeShardSizing(sizing: ShardSizing): string {
+  return typeof sizing === 'number' ? String(sizing) : `auto (${sizing.minTokens} to ${sizing.maxTokens})`;
+}
+
 export interface PlanOptions {
   input: string;
   expectedLength: number;
   workDir: WorkDir;
-  /** Target tokens (both models) per shard. */
-  shardTokens: number;
+  /** Tokens (both models) per shard. */
+  shardTokens: ShardSizing;
   /** Estimated FLOPs of a shard from its token counts (scheduler/cost.ts). */
   shardCost: (dnaTokens: number[], proteinTokens: number[]) => number;
   /** The original's intermediate FASTA files, written on the way (`--keep-intermediate`). */
@@ -99,6 +166,8 @@ interface OpenShard {
   dnaTokens: number[];
   proteinTokens: number[];
   tokens: number;
+  /** This shard's token budget (shardBudget). */
+  budget: number;
 }
 
 /** Writes records.tsv and the shard inputs into the work folder (over any files there) and returns the shard list. */
@@ -118,11 +187,14 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
   const inputHash = createHash('sha256');
 
   let shard: OpenShard | null = null;
+  /** Tokens of the shards closed so far, which set the next shard's budget. */
+  let plannedTokens = 0;
   // Synchronous (AtomicFileWriter), so a shard can be closed from inside processRecordBytes' sink.
   const closeShard = (): void => {
     if (!shard) return;
     const s = shard;
     shard = null;
+    plannedTokens += s.tokens;
     shards.push({
       index: s.index,
       frames: s.frames,
@@ -144,7 +216,17 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
       if (!shard) {
         const index = shards.length + 1;
         const out = new ChecksummedFileWriter(workDir.path(shardInputName(index)));
-        shard = { out, index, frames: 0, firstRecord: recordIndex, lastRecord: recordIndex, dnaTokens: [], proteinTokens: [], tokens: 0 };
+        shard = {
+          out,
+          index,
+          frames: 0,
+          firstRecord: recordIndex,
+          lastRecord: recordIndex,
+          dnaTokens: [],
+          proteinTokens: [],
+          tokens: 0,
+          budget: shardBudget(options.shardTokens, plannedTokens),
+        };
       }
       const nucleotide = Buffer.from(nt.buffer, nt.byteOffset, nt.byteLength).toString('latin1');
       const protein = Buffer.from(aa.buffer, aa.byteOffset, aa.byteLength).toString('latin1');
@@ -156,7 +238,7 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
       shard.dnaTokens.push(d);
       shard.proteinTokens.push(p);
       shard.tokens += d + p;
-      if (shard.tokens >= options.shardTokens) closeShard();
+      if (shard.tokens >= shard.budget) closeShard();
     },
   };
   const progress = options.progress;

@@ -21,7 +21,8 @@ export interface PredictOptions {
   threads?: number;
   /** A number, or 'auto': from the memory of the run's GPUs (scheduler/batch-size.ts). */
   batchTokens?: number | 'auto';
-  shardTokens?: number;
+  /** A number (every shard that many tokens), or 'auto': sizes that grow with the input (plan.ts). */
+  shardTokens?: number | 'auto';
   resume?: boolean;
   force?: boolean;
   keepIntermediate?: boolean;
@@ -38,8 +39,11 @@ export interface PredictOptions {
 
 export const PREDICT_DEFAULTS = {
   batchTokens: DEFAULT_BATCH_TOKENS,
-  /** Tokens (both models) per shard: a few thousand frames of 300-500 bp. */
-  shardTokens: 400_000,
+  /**
+   * Tokens (both models) per shard: 'auto' grows them with the input from two batches' worth to
+   * 400,000 (plan.ts, SHARD_GROWTH), so that any run has enough shards to balance its devices.
+   */
+  shardTokens: 'auto',
   /** Reproduces the original's argmax labels. */
   minScore: 0.5,
   precision: 'fp32' as Precision,

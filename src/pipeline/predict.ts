@@ -26,13 +26,23 @@ import type { ShardDescriptor } from '../scheduler/types.js';
 import { dashboardDefault, startMonitoring } from '../monitor/session.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { ExitCode, InputError, VirnucproError } from '../util/errors.js';
+import { onInterrupt } from '../util/interrupt.js';
 import type { Log } from '../util/log.js';
 import { createProgress } from '../util/progress.js';
 import { TOOL_VERSION } from '../util/version.js';
 import { holdPoint } from '../util/test-hold.js';
 import { OUTPUT_FILES, writeOutputs, type FinalizeCounts } from './finalize.js';
 import { demoWarningFor, resolveModels, type ResolvedModels } from './models.js';
-import { estimateDnaTokens, planRun, replanDamaged, type ParameterFingerprint, type PlanOptions } from './plan.js';
+import {
+  defaultShardSizing,
+  describeShardSizing,
+  estimateDnaTokens,
+  planRun,
+  replanDamaged,
+  type ParameterFingerprint,
+  type PlanOptions,
+  type ShardSizing,
+} from './plan.js';
 import { resolvePredictOptions, type PredictOptions, type ResolvedPredictOptions } from './predict-options.js';
 import { sha256File } from '../util/hash.js';
 import { readShardResult, shardInputName, shardResultName, writeShardResult } from './shard-files.js';
@@ -122,7 +132,8 @@ async function predictInto(o: ResolvedPredictOptions, out: OutputDirectory): Pro
   // Only now, with the input and the models checked, may --force remove the previous outputs.
   await out.claim(log);
   const batchTokens = o.batchTokens === 'auto' ? await autoBatchTokensFor(o, models, out.dir, log) : o.batchTokens;
-  const shardTokens = o.shardTokens;
+  // Shard sizes follow the input and the batch size only (plan.ts), never the devices.
+  const shardTokens: ShardSizing = o.shardTokens === 'auto' ? defaultShardSizing(batchTokens) : o.shardTokens;
   // The input's sha256 is added as it is planned (one pass), or by a hash pass when resuming.
   const parameters: ParameterFingerprint = {
     planFormat: PLAN_FORMAT_VERSION,
@@ -164,7 +175,7 @@ async function predictInto(o: ResolvedPredictOptions, out: OutputDirectory): Pro
   }
   const counts = plan.counts;
   log(
-    `${counts.records} records, ${counts.chunks} chunks, ${counts.frames} stop-free frames in ${plan.shards.length} shard(s)` +
+    `${counts.records} records, ${counts.chunks} chunks, ${counts.frames} stop-free frames in ${plan.shards.length} shard(s) (--shard-tokens ${describeShardSizing(shardTokens)})` +
       (counts.recordsWithoutFrames.noStopFreeFrame + counts.recordsWithoutFrames.empty + counts.recordsWithoutFrames.shorterThanCodon > 0
         ? `; records without frames: ${counts.recordsWithoutFrames.noStopFreeFrame} with a stop in every frame, ${counts.recordsWithoutFrames.shorterThanCodon} shorter than a codon, ${counts.recordsWithoutFrames.empty} empty`
         : ''),
@@ -225,7 +236,7 @@ async function predictInto(o: ResolvedPredictOptions, out: OutputDirectory): Pro
       exitCode: ExitCode.incomplete,
       hint:
         (outOfMemory
-          ? `the device ran out of memory: lower --batch-tokens (now ${batchTokens}) or --shard-tokens (now ${shardTokens}), use --precision fp16, or run fewer workers per device; then `
+          ? `the device ran out of memory: lower --batch-tokens (now ${batchTokens}) or --shard-tokens (now ${describeShardSizing(shardTokens)}), use --precision fp16, or run fewer workers per device; then `
           : 'no result files were written; fix the cause and ') + `rerun with --resume -o ${outDir} to compute only the missing shards`,
     });
   }
@@ -262,16 +273,19 @@ async function computeShards({ options: o, models, pending, plan, workDir, outDi
       { dnabert: models.configs.dnabert, esm2: models.configs.esm2 },
     ),
   };
+  const dashboard = o.scheduler.dashboard ?? dashboardDefault(devices.length);
   const coordinator = new Coordinator({
     devices,
     ...o.scheduler.coordinator,
     handler: { module: handlerModulePath(), init },
-    log: o.log,
+    // With the dashboard, startMonitoring prints the coordinator's log lines above its table instead.
+    log: dashboard ? undefined : o.log,
   });
   const totalFrames = pending.reduce((a, s) => a + (s.sequences ?? 0), 0);
-  const dashboard = o.scheduler.dashboard ?? dashboardDefault(devices.length);
   const progress = dashboard ? null : createProgress({ label: 'predict', total: totalFrames, unit: 'items', quiet: o.quiet });
   const monitoring = startMonitoring(coordinator, { devices, outDir, dashboard });
+  // Ctrl-C or kill: the workers stop, the results written so far stay, and the run is resumable (exit 130/143).
+  const stopOnSignals = onInterrupt((e) => coordinator.abort(e));
   let framesDone = 0;
   try {
     return await coordinator.run(pending, async (shard, result) => {
@@ -294,6 +308,7 @@ async function computeShards({ options: o, models, pending, plan, workDir, outDi
     }
     throw e;
   } finally {
+    stopOnSignals();
     progress?.stop();
     monitoring.stop();
   }
@@ -315,7 +330,7 @@ interface RunRecord {
   stages: Record<string, number>;
   wallS: number;
   batchTokens: number;
-  shardTokens: number;
+  shardTokens: ShardSizing;
   /** Shards whose result an interrupted run had already computed. */
   reused: number;
 }
@@ -335,7 +350,9 @@ function buildRunJson(r: RunRecord): Record<string, unknown> {
       min_score: o.minScore,
       batch_tokens: r.batchTokens,
       batch_tokens_auto: o.batchTokens === 'auto',
+      // A number (--shard-tokens N) or the growing sizes of auto: { minTokens, maxTokens, growthDivisor } (plan.ts).
       shard_tokens: r.shardTokens,
+      shard_tokens_auto: o.shardTokens === 'auto',
       // ONNX Runtime threads of each worker, CPU and GPU alike (-t or its default).
       threads: o.threads,
       precision: models.precision,
@@ -380,6 +397,8 @@ function buildRunJson(r: RunRecord): Record<string, unknown> {
     makespan_s: report ? round(report.makespan_s) : 0,
     devices: report?.devices ?? [],
     steals: report?.steals ?? [],
+    // Shards run twice at the tail (--work-stealing): which devices, and whose copy delivered.
+    backups: report?.backups ?? [],
     failed_shards: report?.failed ?? [],
     outputs: r.complete ? Object.values(OUTPUT_FILES).filter((f) => f !== OUTPUT_FILES.embeddings || o.saveEmbeddings) : [],
   };

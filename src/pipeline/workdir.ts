@@ -33,13 +33,15 @@ import { join } from 'node:path';
 import { InputError, UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { sha256File } from '../util/hash.js';
+import type { ShardSizing } from './plan.js';
 import { shardInputName, shardResultName } from './shard-files.js';
 
 /**
- * 2: records.tsv checksummed, shards cut inside records; 3: counts.inputBases (was inputBytes).
+ * 2: records.tsv checksummed, shards cut inside records; 3: counts.inputBases (was inputBytes);
+ * 4: shard sizes grow with the input by default (plan.ts), shardTokens may be that rule.
  * A plan of another format is not resumed.
  */
-export const PLAN_FORMAT_VERSION = 3;
+export const PLAN_FORMAT_VERSION = 4;
 
 /**
  * Everything that changes the numbers a run produces. `--resume` refuses when any of
@@ -54,7 +56,8 @@ export interface RunFingerprint {
   modelsSha256: string;
   precision: string;
   batchTokens: number;
-  shardTokens: number;
+  /** A fixed budget (`--shard-tokens N`) or the growing sizes of `auto` with their constants (plan.ts). */
+  shardTokens: ShardSizing;
 }
 
 export interface PlannedShard {
@@ -202,11 +205,12 @@ export class WorkDir {
   }
 }
 
-/** Human-readable list of the fingerprint fields that differ. */
+/** Human-readable list of the fingerprint fields that differ (values compared as JSON: shardTokens may be an object). */
 export function fingerprintDifferences(a: RunFingerprint, b: RunFingerprint): string[] {
   const out: string[] = [];
+  const show = (v: unknown): string => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
   for (const key of Object.keys(a) as Array<keyof RunFingerprint>) {
-    if (a[key] !== b[key]) out.push(`${key}: ${String(a[key])} (interrupted run) vs ${String(b[key])} (now)`);
+    if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) out.push(`${key}: ${show(a[key])} (interrupted run) vs ${show(b[key])} (now)`);
   }
   return out;
 }

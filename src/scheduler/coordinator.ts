@@ -1,30 +1,50 @@
 /**
- * The coordinator: owns the per-device queues and decides where and when each
- * shard runs. It never changes what a shard computes, so results are the same
- * for any devices and flags. Workers are reached only through WorkerTransport
- * messages (see protocol.ts); compute never runs on this event loop.
+ * The coordinator: owns the per-device queues and carries out the run. It
+ * never changes what a shard computes, so results are the same for any
+ * devices and flags. Its parts, each in its own module:
+ *
+ *   supervisor.ts  the workers: start, restart, retire, stop
+ *   policy.ts      the decisions, as pure functions over a snapshot: weights,
+ *                  initial queues, steals, backup tasks, requeues, stalls
+ *   run-stats.ts   the figures: live snapshot, report (run.json)
  *
  * Life of a run: start one worker per device and wait for them to load their
  * models (and calibrate, with --gpu-weighted) -> assign shards to queues by
- * weight -> dispatch one shard at a time per worker -> on each result, hand it
- * to onResult (awaited, serialized) and dispatch the next shard, stealing when
- * a queue runs dry (--work-stealing) -> shut the workers down and report.
+ * weight -> send each worker one shard at a time -> on each result, hand it to
+ * onResult (awaited, serialized) and send the next, stealing when a queue runs
+ * dry and running backup copies at the tail (--work-stealing) -> stop the
+ * workers and report. Signals are the caller's: it calls abort(reason).
  */
 import { EventEmitter } from 'node:events';
-import { ResourceError, VirnucproError, ExitCode } from '../util/errors.js';
-import { assignByWeight, chooseSteal, type DeviceLoadView } from './assignment.js';
+import { ResourceError } from '../util/errors.js';
+import { systemClock, type Clock } from './clock.js';
 import { childProcessLauncher } from './child-transport.js';
 import { DEFAULT_STEAL_INTERVAL_S, STEAL_INTERVAL_S } from './limits.js';
-import type { FromWorker, WorkerDevice, WorkerError, WorkerLauncher, WorkerTransport } from './protocol.js';
-import { slowdownFor } from './slowdown.js';
+import {
+  chooseBackup,
+  chooseSteal,
+  chooseWeights,
+  estimateRates,
+  initialQueues,
+  isStalled,
+  requeueTarget,
+  type SchedulingView,
+} from './policy.js';
+import type { WorkerDevice, WorkerError, WorkerLauncher } from './protocol.js';
+import { RunStats, type BackupEvent, type CoordinatorSnapshot, type DeviceState, type RunReport, type StealEvent } from './run-stats.js';
+import { MAX_WORKER_RESTARTS, WorkerSupervisor, type WorkerLoss, type WorkMessage } from './supervisor.js';
 import type { DeviceSpec, ShardDescriptor } from './types.js';
+
+export type { BackupEvent, CoordinatorSnapshot, DeviceRunFigures, DeviceSnapshot, DeviceState, FailedShard, RunReport, StealEvent } from './run-stats.js';
 
 export interface CoordinatorOptions {
   devices: DeviceSpec[];
   /** Worker-side module exporting createShardHandler(init, device), and its init object. */
   handler: { module: string; init: unknown };
-  /** Idle devices take queued shards from the most loaded device (default off). */
+  /** An idle device takes the tail shard of the queue that will finish last (default off; policy.ts, chooseSteal). */
   workStealing?: boolean;
+  /** At the tail, an idle device runs a copy of a shard a much slower device still runs (default: as workStealing; policy.ts, chooseBackup). */
+  backupTasks?: boolean;
   /** Initial assignment proportional to device weights (default off: equal split by cost). */
   gpuWeighted?: boolean;
   /** Explicit weights, one per device (--gpu-weights); implies gpuWeighted. */
@@ -35,175 +55,94 @@ export interface CoordinatorOptions {
   stealIntervalS?: number;
   /** Attempts per shard before it is reported as failed (default 3). A permanent device error (protocol.ts, ErrorKind) retires the device instead and does not count. */
   maxAttempts?: number;
-  /** Forward SIGINT/SIGTERM: stop the workers and end the run with exit code 130/143 (default true). */
-  handleSignals?: boolean;
-  /** Log lines (default: stderr). The dashboard replaces this to keep its table intact. */
+  /** Listens to the 'log' event (the one channel for log lines; with no listener they go to stderr). */
   log?: (line: string) => void;
   /** Environment the slowdown knob is read from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Where workers run (default: one child process per device; memory-transport.ts for tests). */
+  launcher?: WorkerLauncher;
+  /** Time and timers (default the system clock; clock.ts ManualClock for tests). */
+  clock?: Clock;
 }
 
-/** A steal must finish the shard earlier than its owner by this fraction of the owner's finish time. */
-const STEAL_THRESHOLD = 0.1;
-/** Times a device's worker is restarted after dying before the device is retired. */
-const MAX_WORKER_RESTARTS = 2;
-/** A device with work and no finished shard for this long is reported stalled and its queue opened to others. */
-const STALL_TIMEOUT_S = 300;
-
-export type DeviceState = 'starting' | 'idle' | 'busy' | 'stalled' | 'restarting' | 'retired' | 'stopped';
-
-export interface StealEvent {
-  /** Seconds since scheduling started. */
-  t: number;
-  time: string;
-  from: string;
-  to: string;
+export interface DispatchEvent {
   shard: string;
-}
-
-export interface FailedShard {
-  id: string;
-  attempts: number;
-  devices: string[];
-  errors: string[];
-}
-
-/** Per-device figures, in run.json's spelling. */
-export interface DeviceRunFigures {
   device: string;
-  name: string;
-  weight: number;
-  shards: number;
-  sequences: number;
-  tokens: number;
-  cost: number;
-  stolen_in: number;
-  stolen_out: number;
-  busy_s: number;
-  idle_s: number;
-  restarts: number;
-  failures: number;
+  /** The worker's process id, where it has one. */
+  pid: number | undefined;
+  /** Copies of this shard started so far, this one included. */
+  attempt: number;
+  /** A backup copy of a shard another device still runs. */
+  backup: boolean;
 }
 
-export interface RunReport {
-  /** False when some shard could not be processed (exit code 3). */
-  complete: boolean;
-  shards_total: number;
-  shards_done: number;
-  failed: FailedShard[];
-  devices: DeviceRunFigures[];
-  /** Seconds from the first dispatch to the last result. */
-  makespan_s: number;
-  /** Seconds spent starting workers (model loading, calibration). */
-  startup_s: number;
-  steals: StealEvent[];
-  options: { work_stealing: boolean; gpu_weighted: boolean; weight_source: string; steal_interval_s: number };
-}
-
-/** Live view for the dashboard and the metrics log. */
-export interface DeviceSnapshot {
-  device: string;
-  name: string;
-  kind: DeviceSpec['kind'];
-  state: DeviceState;
-  weight: number;
-  queueDepth: number;
-  inFlight: string | null;
-  shardsDone: number;
-  sequencesDone: number;
-  tokensDone: number;
-  stolenIn: number;
-  stolenOut: number;
-  busyS: number;
-  cpuPercent?: number;
-  rssBytes?: number;
-}
-
-export interface CoordinatorSnapshot {
-  elapsedS: number;
-  shardsTotal: number;
-  shardsDone: number;
-  shardsFailed: number;
-  costTotal: number;
-  costDone: number;
-  devices: DeviceSnapshot[];
-  steals: number;
-  recentSteals: StealEvent[];
-}
-
-/** The run was stopped by a signal; the exit code says which. */
-export class InterruptedError extends VirnucproError {
-  constructor(signal: 'SIGINT' | 'SIGTERM') {
-    super(`stopped by ${signal}`, { exitCode: signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm, hint: 'the run can be resumed' });
-  }
+/** The coordinator's events and their arguments. */
+export interface CoordinatorEvents {
+  /** A line for the user (the only channel for them). */
+  log: [line: string];
+  dispatch: [DispatchEvent];
+  result: [{ shard: string; device: string }];
+  steal: [StealEvent];
+  backup: [BackupEvent];
+  stall: [{ device: string }];
+  failed: [{ shard: string }];
+  'worker-exit': [{ device: string; code: number | null; signal: NodeJS.Signals | null }];
 }
 
 export type OnResult = (shard: ShardDescriptor, result: unknown, device: DeviceSpec) => void | Promise<void>;
 
-interface ShardEntry {
-  shard: ShardDescriptor;
+/** A shard of this run and what happened to it; the policy reads it as a UnitView. */
+interface Unit {
+  readonly shard: ShardDescriptor;
+  readonly id: string;
+  readonly cost: number;
+  /** Copies started (originals, retries and backups). */
   attempts: number;
-  failedOn: Set<string>;
-  errors: string[];
+  /** Devices (by index) it failed on. */
+  readonly failedOn: Set<number>;
+  readonly errors: string[];
+  /** Devices running a copy now. */
+  readonly running: Set<number>;
+  /** Its result was delivered (or it was given up): copies still running are unused. */
+  done: boolean;
+  backedUp: boolean;
 }
 
-/** The coordinator's record of one device: its worker, state, queue and figures. */
+/** A copy of a unit running on a device. */
+interface Copy {
+  unit: Unit;
+  startedAt: number;
+}
+
+/** The coordinator's record of one device: its state and queue. */
 interface DeviceEntry {
   spec: WorkerDevice;
-  worker: WorkerTransport | null;
   state: DeviceState;
   weight: number;
-  queue: ShardEntry[];
-  inFlight: { entry: ShardEntry; startedAt: number } | null;
+  queue: Unit[];
+  inFlight: Copy | null;
+  /** When it last started or finished a shard (stall detection). */
   lastProgressAt: number;
-  restarts: number;
-  failures: number;
-  shards: number;
-  sequences: number;
-  tokens: number;
-  cost: number;
-  busyS: number;
-  stolenIn: number;
-  stolenOut: number;
-  cpuPercent?: number;
-  rssBytes?: number;
-  /** Resolves when a (re)started worker is ready or has failed to start. */
-  readyWaiter: ((outcome: StartOutcome) => void) | null;
 }
 
-/** How starting a worker ended. */
-type StartOutcome = { calibration?: number } | { error: WorkerError };
+/** How often devices are checked for stalls (the stall timeout is policy.ts's). */
+const STALL_CHECK_S = 1;
 
-const SHUTDOWN_GRACE_MS = 3000;
-const RECENT_STEALS = 5;
-
-function now(): number {
-  return performance.now() / 1000;
-}
-
-export class Coordinator extends EventEmitter {
-  private readonly opts: Required<Omit<CoordinatorOptions, 'weights' | 'log' | 'env'>> & Pick<CoordinatorOptions, 'weights'>;
-  /** Where workers run: one child process per device on this machine. */
-  private readonly launcher: WorkerLauncher = childProcessLauncher();
-  private readonly env: NodeJS.ProcessEnv;
+export class Coordinator extends EventEmitter<CoordinatorEvents> {
+  private readonly opts: Required<Omit<CoordinatorOptions, 'weights' | 'log' | 'env' | 'launcher' | 'clock'>> & Pick<CoordinatorOptions, 'weights'>;
+  private readonly clock: Clock;
   private readonly devices: DeviceEntry[];
-  private logLine: (line: string) => void;
-  private shardsTotal = 0;
-  private costTotal = 0;
-  private costDone = 0;
-  private shardsDone = 0;
-  private readonly failed: FailedShard[] = [];
-  private readonly steals: StealEvent[] = [];
+  private readonly supervisor: WorkerSupervisor;
+  private readonly stats: RunStats;
   /** Devices retired by a permanent error, with that error (for the run's error when no device is left). */
   private readonly unusable: Array<{ device: string; error: WorkerError }> = [];
-  private scheduleStart = 0;
-  private lastResultAt = 0;
+  private weightSource = 'equal';
+  private weightsAreRates = false;
   private running = false;
   private finishing = false;
-  private weightSource = 'equal';
   private resultChain: Promise<void> = Promise.resolve();
   private settle: { resolve: () => void; reject: (e: unknown) => void } | null = null;
-  /** Why the run was aborted (onResult threw, or a signal), rethrown by run(). */
+  /** Why the run was aborted (onResult threw, abort(), no usable device), rethrown by run(). */
   private abortReason: { error: unknown } | null = null;
   private onResult: OnResult = () => undefined;
 
@@ -218,58 +157,52 @@ export class Coordinator extends EventEmitter {
     if (!(stealIntervalS >= STEAL_INTERVAL_S.min && stealIntervalS <= STEAL_INTERVAL_S.max)) {
       throw new RangeError(`stealIntervalS must be from ${STEAL_INTERVAL_S.min} to ${STEAL_INTERVAL_S.max}, got ${stealIntervalS}`);
     }
+    const workStealing = options.workStealing ?? false;
     this.opts = {
       devices: options.devices,
       handler: options.handler,
-      workStealing: options.workStealing ?? false,
+      workStealing,
+      backupTasks: options.backupTasks ?? workStealing,
       gpuWeighted: (options.gpuWeighted ?? false) || options.weights !== undefined,
       weights: options.weights,
       calibrate: options.calibrate ?? true,
       stealIntervalS,
       maxAttempts: options.maxAttempts ?? 3,
-      handleSignals: options.handleSignals ?? true,
     };
-    this.env = options.env ?? process.env;
-    this.logLine = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-    this.devices = options.devices.map((spec, index) => ({
-      spec: { ...spec, index },
-      worker: null,
-      state: 'starting',
-      weight: 1,
-      queue: [],
-      inFlight: null,
-      lastProgressAt: 0,
-      restarts: 0,
-      failures: 0,
-      shards: 0,
-      sequences: 0,
-      tokens: 0,
-      cost: 0,
-      busyS: 0,
-      stolenIn: 0,
-      stolenOut: 0,
-      readyWaiter: null,
-    }));
+    if (options.log) this.on('log', options.log);
+    this.clock = options.clock ?? systemClock;
+    this.devices = options.devices.map((spec, index) => ({ spec: { ...spec, index }, state: 'starting', weight: 1, queue: [], inFlight: null, lastProgressAt: 0 }));
+    this.stats = new RunStats(this.devices.length, this.clock);
+    this.supervisor = new WorkerSupervisor({
+      devices: this.devices.map((d) => d.spec),
+      launcher: options.launcher ?? childProcessLauncher(),
+      handler: options.handler,
+      env: options.env ?? process.env,
+      clock: this.clock,
+      hooks: {
+        message: (i, m) => this.onWorkMessage(this.devices[i], m),
+        died: (i, loss) => this.onWorkerDied(this.devices[i], loss),
+        restarted: (i) => this.onWorkerRestarted(this.devices[i]),
+        restartFailed: (i, error) => this.retire(this.devices[i], `worker failed to restart: ${error.message}`, error),
+      },
+    });
   }
 
-  /** Sends log lines elsewhere (the dashboard prints them above its table). */
-  setLog(log: (line: string) => void): void {
-    this.logLine = log;
-  }
-
-  /** Log lines go here; the dashboard redirects them above its table. */
+  /** A line for the user, through the 'log' event (to stderr when nobody listens). */
   log(line: string): void {
-    this.emit('log', line);
-    this.logLine(line);
+    if (this.listenerCount('log') === 0) process.stderr.write(`${line}\n`);
+    else this.emit('log', line);
   }
 
   /**
    * Runs every shard once, calling onResult (awaited, one at a time) with each
    * result. Resolves with the report when every shard is done or has failed;
-   * rejects if onResult throws, if no worker starts, or on SIGINT/SIGTERM.
+   * rejects if onResult throws, if no worker starts, if no device can run the
+   * work, or with the reason given to abort().
    */
   async run(shards: readonly ShardDescriptor[], onResult: OnResult): Promise<RunReport> {
     if (this.running) throw new Error('Coordinator.run is already running');
+    this.throwIfAborted();
     const ids = new Set<string>();
     for (const s of shards) {
       if (ids.has(s.id)) throw new Error(`duplicate shard id '${s.id}'`);
@@ -277,140 +210,201 @@ export class Coordinator extends EventEmitter {
     }
     this.running = true;
     this.onResult = onResult;
-    this.shardsTotal = shards.length;
-    this.costTotal = shards.reduce((a, s) => a + s.cost, 0);
-    const started = now();
-    const removeSignals = this.opts.handleSignals ? this.installSignalHandlers() : () => undefined;
-    const killOnExit = (): void => this.killAll('SIGKILL');
-    process.on('exit', killOnExit);
-    const timers: NodeJS.Timeout[] = [];
+    this.stats.expect(shards);
+    const started = this.clock.now();
+    const stopTimers: Array<() => void> = [];
     try {
       await this.startWorkers();
-      const startupS = now() - started;
+      const startupS = this.clock.now() - started;
       const done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
-      this.scheduleStart = now();
-      this.lastResultAt = this.scheduleStart;
+      this.stats.startScheduling();
       this.assign(shards);
-      timers.push(setInterval(() => this.checkStalls(), Math.min(1, STALL_TIMEOUT_S / 4) * 1000));
-      timers.push(setInterval(() => this.rebalance(), this.opts.stealIntervalS * 1000));
+      this.supervisor.supervise();
+      stopTimers.push(this.clock.every(STALL_CHECK_S, () => this.checkStalls()));
+      stopTimers.push(this.clock.every(this.opts.stealIntervalS, () => this.rebalance()));
       for (const d of this.devices) this.dispatchNext(d);
       this.checkFinished();
       await done;
       await this.resultChain;
-      if (this.abortReason) throw this.abortReason.error;
-      await this.shutdownWorkers('shutdown');
-      return this.report(startupS);
+      this.throwIfAborted();
+      // Workers still computing hold copies another device already delivered: they are stopped, not waited for.
+      for (const d of this.devices) if (d.inFlight) this.stats.ranWithoutResult(d.spec.index, this.clock.now() - d.inFlight.startedAt, 'unused');
+      await this.supervisor.shutdown((i) => this.devices[i].inFlight === null);
+      this.markStopped();
+      return this.stats.report(this.devices, startupS, {
+        work_stealing: this.opts.workStealing,
+        backup_tasks: this.opts.backupTasks,
+        gpu_weighted: this.opts.gpuWeighted,
+        weight_source: this.weightSource,
+        steal_interval_s: this.opts.stealIntervalS,
+      });
     } catch (e) {
-      await this.shutdownWorkers('SIGTERM');
+      await this.supervisor.shutdown(() => false);
+      this.markStopped();
       throw e;
     } finally {
-      for (const t of timers) clearInterval(t);
-      removeSignals();
-      process.off('exit', killOnExit);
+      for (const stop of stopTimers) stop();
+      this.supervisor.dispose();
+      this.settle = null;
       this.running = false;
     }
   }
 
+  /**
+   * Ends the run now: the workers are stopped (SIGTERM) and run() rejects with `reason`. Results
+   * already handed to onResult stay; the rest is not computed. The pipeline calls this on SIGINT/SIGTERM.
+   */
+  abort(reason: Error): void {
+    if (this.abortReason) return;
+    if (this.running) {
+      const live = this.live().length;
+      this.log(`${reason.message}: stopping ${live} worker${live === 1 ? '' : 's'} (${this.stats.shardsDone} of ${this.stats.shardsTotal} shards done)`);
+    }
+    this.fail(reason);
+    this.supervisor.killAll('SIGTERM');
+  }
+
   /** The live state, for the dashboard and the metrics log. */
   snapshot(): CoordinatorSnapshot {
-    const t = now();
-    return {
-      elapsedS: this.scheduleStart > 0 ? t - this.scheduleStart : 0,
-      shardsTotal: this.shardsTotal,
-      shardsDone: this.shardsDone,
-      shardsFailed: this.failed.length,
-      costTotal: this.costTotal,
-      costDone: this.costDone,
-      devices: this.devices.map((d) => ({
-        device: d.spec.id,
-        name: d.spec.name,
-        kind: d.spec.kind,
+    return this.stats.snapshot(
+      this.devices.map((d) => ({
+        spec: d.spec,
         state: d.state,
         weight: d.weight,
         queueDepth: d.queue.length,
-        inFlight: d.inFlight?.entry.shard.id ?? null,
-        shardsDone: d.shards,
-        sequencesDone: d.sequences,
-        tokensDone: d.tokens,
-        stolenIn: d.stolenIn,
-        stolenOut: d.stolenOut,
-        busyS: d.busyS + (d.inFlight ? t - d.inFlight.startedAt : 0),
-        cpuPercent: d.cpuPercent,
-        rssBytes: d.rssBytes,
+        inFlight: d.inFlight && { shard: d.inFlight.unit.id, startedAt: d.inFlight.startedAt },
       })),
-      steals: this.steals.length,
-      recentSteals: this.steals.slice(-RECENT_STEALS),
-    };
+    );
   }
 
-  // ---- workers ---------------------------------------------------------------------------------
+  // ---- starting ----------------------------------------------------------------------------------
 
   private async startWorkers(): Promise<void> {
     const wantCalibration = this.opts.gpuWeighted && this.opts.weights === undefined && this.opts.calibrate;
-    const outcomes = await Promise.all(this.devices.map((d) => this.launch(d, wantCalibration)));
+    const outcomes = await this.supervisor.startAll(wantCalibration);
+    this.throwIfAborted();
     const errors: Array<{ device: string; error: WorkerError }> = [];
     outcomes.forEach((o, i) => {
+      const d = this.devices[i];
       if ('error' in o) {
-        errors.push({ device: this.devices[i].spec.id, error: o.error });
-        this.devices[i].state = 'retired';
-        this.log(`device ${this.devices[i].spec.id} did not start: ${o.error.message}`);
+        errors.push({ device: d.spec.id, error: o.error });
+        d.state = 'retired';
+        this.supervisor.retire(i);
+        this.log(`device ${d.spec.id} did not start: ${o.error.message}`);
+      } else {
+        d.state = 'idle';
+        d.lastProgressAt = this.clock.now();
       }
     });
-    const live = this.devices.filter((d) => d.state !== 'retired');
-    if (live.length === 0) {
+    if (this.live().length === 0) {
       throw new ResourceError(`no worker started (${errors.map((e) => `${e.device}: ${e.error.message}`).join('; ')})`, {
         hint: errors.find((e) => e.error.hint !== undefined)?.error.hint,
       });
     }
-    this.chooseWeights(outcomes.map((o) => ('error' in o ? undefined : o.calibration)));
-  }
-
-  /** Starts (or restarts) the worker of one device; resolves when it is ready or has failed. */
-  private launch(d: DeviceEntry, calibrate: boolean): Promise<StartOutcome> {
-    d.state = d.worker === null && d.restarts === 0 ? 'starting' : 'restarting';
-    const worker = this.launcher(d.spec);
-    d.worker = worker;
-    const ready = new Promise<StartOutcome>((resolve) => (d.readyWaiter = resolve));
-    worker.onMessage((m) => this.onWorkerMessage(d, worker, m));
-    worker.onExit((code, signal) => this.onWorkerExit(d, worker, code, signal));
-    worker.send({
-      type: 'init',
-      device: d.spec,
-      handlerModule: this.opts.handler.module,
-      init: this.opts.handler.init,
-      calibrate,
-      slowdown: slowdownFor(d.spec.index, this.env),
+    const choice = chooseWeights({
+      ids: this.devices.map((d) => d.spec.id),
+      live: this.devices.map((d) => d.state !== 'retired'),
+      explicit: this.opts.weights,
+      weighted: this.opts.gpuWeighted,
+      calibrate: this.opts.calibrate,
+      calibrations: outcomes.map((o) => ('calibration' in o ? o.calibration : undefined)),
+      table: this.devices.map((d) => d.spec.tableWeight),
     });
-    return ready;
+    this.devices.forEach((d, i) => (d.weight = choice.weights[i]));
+    this.weightSource = choice.source;
+    this.weightsAreRates = choice.areRates;
   }
 
-  private onWorkerMessage(d: DeviceEntry, worker: WorkerTransport, m: FromWorker): void {
-    if (d.worker !== worker) return; // a message from a worker already replaced
+  private assign(shards: readonly ShardDescriptor[]): void {
+    const live = this.live();
+    const units: Unit[] = shards.map((shard) => ({
+      shard,
+      id: shard.id,
+      cost: shard.cost,
+      attempts: 0,
+      failedOn: new Set(),
+      errors: [],
+      running: new Set(),
+      done: false,
+      backedUp: false,
+    }));
+    const queues = initialQueues(
+      shards.map((s) => s.cost),
+      live.map((d) => d.weight),
+    );
+    queues.forEach((q, i) => (live[i].queue = q.map((k) => units[k])));
+    const balancing = this.opts.workStealing ? (this.opts.backupTasks ? 'work stealing, backup tasks' : 'work stealing') : this.opts.backupTasks ? 'backup tasks' : 'no stealing';
+    this.log(`scheduling ${shards.length} shards on ${live.length} devices (${this.opts.gpuWeighted ? 'weighted' : 'static'}, ${balancing}; weights: ${this.weightSource})`);
+    for (const d of live) {
+      const cost = d.queue.reduce((a, u) => a + u.cost, 0);
+      this.log(`  ${d.spec.id} ${d.spec.name}: weight ${fmt(d.weight)}, ${d.queue.length} shards, estimated cost ${cost.toExponential(3)}`);
+    }
+  }
+
+  // ---- dispatch and results ----------------------------------------------------------------------
+
+  /** Gives an idle device its next shard: from its queue, else stolen, else a backup copy. */
+  private dispatchNext(d: DeviceEntry): void {
+    if (!this.settle || this.finishing || d.inFlight || !this.supervisor.isReady(d.spec.index)) return;
+    if (d.state !== 'idle' && d.state !== 'busy') return;
+    if (d.queue.length === 0 && this.findWork(d)) return;
+    const unit = d.queue.shift();
+    if (!unit) {
+      d.state = 'idle';
+      return;
+    }
+    this.start(d, unit, false);
+  }
+
+  /**
+   * For a device whose queue ran dry: steals a shard into its queue (false: dispatch it), or starts a
+   * backup copy (true). Without --work-stealing only stalled devices' work is open to it.
+   */
+  private findWork(thief: DeviceEntry): boolean {
+    const onlyStalled = !this.opts.workStealing;
+    if (onlyStalled && !this.devices.some((x) => x.state === 'stalled')) return false;
+    const view = this.view();
+    const rates = estimateRates(view);
+    const steal = chooseSteal(view, rates, thief.spec.index, { onlyStalled });
+    if (steal) {
+      const victim = this.devices[steal.victim];
+      const [unit] = victim.queue.splice(steal.position, 1);
+      thief.queue.push(unit);
+      const event = this.stats.steal(victim.spec, thief.spec, unit.id);
+      this.log(`steal t=${event.t.toFixed(1)}s shard ${event.shard}: ${event.from}${victim.state === 'stalled' ? ' (stalled)' : ''} -> ${event.to}`);
+      this.emit('steal', event);
+      return false;
+    }
+    const backup = chooseBackup(view, rates, thief.spec.index, { onlyStalled: onlyStalled || !this.opts.backupTasks });
+    if (!backup) return false;
+    const owner = this.devices[backup.owner];
+    const unit = owner.inFlight!.unit;
+    unit.backedUp = true;
+    const event = this.stats.backupStarted(owner.spec.id, thief.spec, unit.id);
+    this.log(`backup t=${event.t.toFixed(1)}s shard ${unit.id}: ${owner.spec.id}${owner.state === 'stalled' ? ' (stalled)' : ''} still runs it, ${thief.spec.id} runs a copy`);
+    this.emit('backup', event);
+    this.start(thief, unit, true);
+    return true;
+  }
+
+  private start(d: DeviceEntry, unit: Unit, backup: boolean): void {
+    const t = this.clock.now();
+    unit.attempts++;
+    unit.running.add(d.spec.index);
+    d.inFlight = { unit, startedAt: t };
+    d.state = 'busy';
+    d.lastProgressAt = t;
+    this.emit('dispatch', { shard: unit.id, device: d.spec.id, pid: this.supervisor.pid(d.spec.index), attempt: unit.attempts, backup });
+    this.supervisor.send(d.spec.index, { type: 'shard', shard: unit.shard });
+  }
+
+  private onWorkMessage(d: DeviceEntry, m: WorkMessage): void {
     switch (m.type) {
-      case 'ready': {
-        const waiter = d.readyWaiter;
-        d.readyWaiter = null;
-        d.state = 'idle';
-        d.lastProgressAt = now();
-        waiter?.({ calibration: m.calibration });
-        if (this.settle) this.dispatchNext(d); // a restarted worker resumes its queue
-        return;
-      }
-      case 'init-error': {
-        const waiter = d.readyWaiter;
-        d.readyWaiter = null;
-        waiter?.({ error: m.error });
-        if (this.settle) this.retire(d, `worker failed to restart: ${m.error.message}`, m.error);
-        worker.kill('SIGKILL');
-        return;
-      }
       case 'stats':
-        d.cpuPercent = m.cpuPercent;
-        d.rssBytes = m.rssBytes;
+        this.stats.resources(d.spec.index, m.cpuPercent, m.rssBytes);
         return;
       case 'result':
-        d.cpuPercent = m.cpuPercent;
-        d.rssBytes = m.rssBytes;
+        this.stats.resources(d.spec.index, m.cpuPercent, m.rssBytes);
         this.onShardResult(d, m.shardId, m.result);
         return;
       case 'shard-error':
@@ -424,33 +418,136 @@ export class Coordinator extends EventEmitter {
     }
   }
 
-  private onWorkerExit(d: DeviceEntry, worker: WorkerTransport, code: number | null, signal: NodeJS.Signals | null): void {
-    if (d.worker !== worker) return;
-    d.worker = null;
-    const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
-    if (d.readyWaiter) {
-      const waiter = d.readyWaiter;
-      d.readyWaiter = null;
-      waiter({ error: { message: `worker ${how} while starting`, kind: 'transient' } });
-      if (this.settle && d.state !== 'retired') this.retire(d, `worker ${how} while restarting`);
+  /** Ends device d's copy of a shard; null when d is not running that shard. */
+  private endCopy(d: DeviceEntry, shardId: string): { unit: Unit; seconds: number } | null {
+    const copy = d.inFlight;
+    if (!copy || copy.unit.id !== shardId) return null;
+    const t = this.clock.now();
+    d.inFlight = null;
+    d.lastProgressAt = t;
+    copy.unit.running.delete(d.spec.index);
+    if (d.state !== 'retired' && d.state !== 'restarting') d.state = 'idle';
+    return { unit: copy.unit, seconds: t - copy.startedAt };
+  }
+
+  private onShardResult(d: DeviceEntry, shardId: string, result: unknown): void {
+    const wasStalled = d.state === 'stalled';
+    const ended = this.endCopy(d, shardId);
+    if (!ended) return;
+    const { unit, seconds } = ended;
+    if (wasStalled) this.log(`device ${d.spec.id} is making progress again`);
+    if (unit.done) {
+      // The other copy of a backed-up shard delivered first: this result is the same and unused.
+      this.stats.ranWithoutResult(d.spec.index, seconds, 'unused');
+      this.dispatchNext(d);
       return;
     }
+    unit.done = true;
+    this.stats.delivered(d.spec.index, unit.shard, seconds);
+    if (unit.backedUp) {
+      this.stats.backupWon(unit.id, d.spec.id);
+      const others = [...unit.running].map((i) => this.devices[i].spec.id);
+      if (others.length > 0) this.log(`backup: shard ${unit.id} delivered by ${d.spec.id}; the copy on ${others.join(', ')} is no longer needed`);
+    }
+    this.dispatchNext(d); // keep the device busy while onResult writes the result
+    this.emit('result', { shard: unit.id, device: d.spec.id });
+    const spec: DeviceSpec = d.spec;
+    this.resultChain = this.resultChain
+      .then(() => this.onResult(unit.shard, result, spec))
+      .then(
+        () => this.checkFinished(),
+        (e: unknown) => this.fail(e),
+      );
+  }
+
+  /** A copy failed on device d (handler error or worker death): retry elsewhere, or give up on the shard. */
+  private onShardFailure(d: DeviceEntry, shardId: string, message: string): void {
+    const ended = this.endCopy(d, shardId);
+    if (!ended) return;
+    const { unit, seconds } = ended;
+    if (unit.done) {
+      this.stats.ranWithoutResult(d.spec.index, seconds, 'unused');
+      return;
+    }
+    this.stats.ranWithoutResult(d.spec.index, seconds, 'failed');
+    unit.failedOn.add(d.spec.index);
+    unit.errors.push(`${d.spec.id}: ${message}`);
+    if (unit.running.size > 0) {
+      const others = [...unit.running].map((i) => this.devices[i].spec.id).join(', ');
+      this.log(`shard ${shardId} failed on ${d.spec.id} (${message}); its copy on ${others} still runs`);
+    } else if (unit.attempts >= this.opts.maxAttempts) {
+      this.giveUp(unit, `failed ${unit.attempts} times`);
+    } else {
+      this.log(`shard ${shardId} failed on ${d.spec.id} (${message}); retrying (attempt ${unit.attempts + 1} of ${this.opts.maxAttempts})`);
+      this.requeue(unit, d);
+    }
+    this.checkFinished();
+  }
+
+  /**
+   * A permanent error on device d (protocol.ts, ErrorKind): no retry there can help, and the shard is not
+   * to blame. The device is retired at once; the shard goes back to the head of its queue, uncounted,
+   * and retire() hands that queue to the other devices.
+   */
+  private onDeviceUnusable(d: DeviceEntry, shardId: string, error: WorkerError): void {
+    const ended = this.endCopy(d, shardId);
+    if (!ended) return;
+    const { unit, seconds } = ended;
+    this.stats.ranWithoutResult(d.spec.index, seconds, 'failed');
+    if (!unit.done) {
+      unit.attempts--;
+      unit.failedOn.add(d.spec.index);
+      unit.errors.push(`${d.spec.id}: ${error.message}`);
+      if (unit.running.size === 0) d.queue.unshift(unit);
+    }
+    this.retire(d, `it cannot run this work (${error.message})`, error);
+  }
+
+  private giveUp(unit: Unit, why: string): void {
+    unit.done = true;
+    this.stats.gaveUp({ id: unit.id, attempts: unit.attempts, devices: [...unit.failedOn].map((i) => this.devices[i].spec.id), errors: unit.errors });
+    this.log(`shard ${unit.id} NOT processed (${why}): ${unit.errors.join('; ') || 'no device left'}`);
+    this.emit('failed', { shard: unit.id });
+  }
+
+  /** Puts a shard back at the head of a queue: preferably a live device it has not failed on, the one that would start it soonest. */
+  private requeue(unit: Unit, from: DeviceEntry): void {
+    const view = this.view();
+    const target = requeueTarget(view, estimateRates(view), unit.failedOn);
+    if (target === null) {
+      this.giveUp(unit, 'no device left');
+      return;
+    }
+    const d = this.devices[target];
+    d.queue.unshift(unit);
+    if (d !== from || d.state === 'idle') this.dispatchNext(d);
+  }
+
+  // ---- workers dying, restarting, retiring -------------------------------------------------------
+
+  private onWorkerDied(d: DeviceEntry, loss: WorkerLoss): void {
     if (!this.settle || this.finishing || d.state === 'retired' || d.state === 'stopped') return;
-    this.emit('worker-exit', { device: d.spec.id, code, signal });
+    this.emit('worker-exit', { device: d.spec.id, code: loss.code, signal: loss.signal });
+    if (loss.restart !== null) {
+      d.state = 'restarting';
+      this.stats.restarted(d.spec.index);
+    }
     const lost = d.inFlight;
     if (lost) {
-      this.log(`worker for ${d.spec.id} ${how} while processing shard ${lost.entry.shard.id}`);
-      this.onShardFailure(d, lost.entry.shard.id, `worker on ${d.spec.id} ${how}`);
+      this.log(`worker for ${d.spec.id} ${loss.how} while processing shard ${lost.unit.id}`);
+      this.onShardFailure(d, lost.unit.id, `worker on ${d.spec.id} ${loss.how}`);
     } else {
-      this.log(`worker for ${d.spec.id} ${how}`);
+      this.log(`worker for ${d.spec.id} ${loss.how}`);
     }
-    if (d.restarts < MAX_WORKER_RESTARTS) {
-      d.restarts++;
-      this.log(`restarting the worker for ${d.spec.id} (restart ${d.restarts} of ${MAX_WORKER_RESTARTS})`);
-      void this.launch(d, false);
-    } else {
-      this.retire(d, `worker died ${d.restarts + 1} times`);
-    }
+    if (loss.restart !== null) this.log(`restarting the worker for ${d.spec.id} (restart ${loss.restart} of ${MAX_WORKER_RESTARTS})`);
+    else this.retire(d, `worker died ${MAX_WORKER_RESTARTS + 1} times`);
+  }
+
+  private onWorkerRestarted(d: DeviceEntry): void {
+    if (d.state === 'retired') return;
+    d.state = 'idle';
+    d.lastProgressAt = this.clock.now();
+    this.dispatchNext(d); // a restarted worker resumes its queue
   }
 
   /**
@@ -459,16 +556,16 @@ export class Coordinator extends EventEmitter {
    * at once with that error rather than reporting every remaining shard as failed.
    */
   private retire(d: DeviceEntry, why: string, unusable?: WorkerError): void {
+    if (d.state === 'retired') return;
     d.state = 'retired';
     this.log(`device ${d.spec.id} retired: ${why}`);
-    d.worker?.kill('SIGKILL');
+    this.supervisor.retire(d.spec.index);
     if (unusable?.kind === 'permanent') this.unusable.push({ device: d.spec.id, error: unusable });
     if (this.live().length === 0 && this.unusable.length > 0) {
-      this.abort(this.noUsableDevice());
+      this.fail(this.noUsableDevice());
       return;
     }
-    const orphaned = d.queue.splice(0);
-    for (const entry of orphaned) this.requeue(entry, d);
+    for (const unit of d.queue.splice(0)) this.requeue(unit, d);
     this.checkFinished();
   }
 
@@ -484,357 +581,84 @@ export class Coordinator extends EventEmitter {
     return this.devices.filter((x) => x.state !== 'retired' && x.state !== 'stopped');
   }
 
-  // ---- assignment and dispatch -------------------------------------------------------------------
+  // ---- stalls and periodic rebalancing -----------------------------------------------------------
 
-  private chooseWeights(calibrations: (number | undefined)[]): void {
-    const live = this.live();
-    let weights: number[];
-    if (this.opts.weights) {
-      weights = this.opts.weights;
-      this.weightSource = 'given (--gpu-weights)';
-    } else if (this.opts.gpuWeighted && this.opts.calibrate && live.every((d) => (calibrations[d.spec.index] ?? 0) > 0)) {
-      weights = calibrations.map((c) => c ?? 0);
-      this.weightSource = 'calibration';
-    } else if (this.opts.gpuWeighted) {
-      weights = this.devices.map((d) => d.spec.tableWeight);
-      this.weightSource = this.opts.calibrate ? 'built-in table (handler has no calibrate())' : 'built-in table';
-    } else {
-      weights = this.devices.map(() => 1);
-      this.weightSource = 'equal';
-    }
-    this.devices.forEach((d, i) => (d.weight = weights[i]));
-  }
-
-  private assign(shards: readonly ShardDescriptor[]): void {
-    const live = this.live();
-    const queues = assignByWeight(
-      shards.map((s) => s.cost),
-      live.map((d) => d.weight),
-    );
-    // Weighted (or plain static) queues run largest first (LPT: the small shards at the end even out the
-    // finishing times). Stealing over an unweighted split runs smallest first instead: thieves take from
-    // the tail, so the large shards are the ones that move to the devices that turn out fast, and a slow
-    // owner is not left finishing a large shard while the others wait.
-    queues.forEach((q, i) => {
-      const ordered = this.opts.workStealing && !this.opts.gpuWeighted ? [...q].reverse() : q;
-      live[i].queue = ordered.map((k) => ({ shard: shards[k], attempts: 0, failedOn: new Set(), errors: [] }));
-    });
-    const mode = [this.opts.gpuWeighted ? 'weighted' : 'static', this.opts.workStealing ? 'work stealing' : 'no stealing'];
-    this.log(`scheduling ${shards.length} shards on ${live.length} devices (${mode.join(', ')}; weights: ${this.weightSource})`);
-    for (const d of live) {
-      const cost = d.queue.reduce((a, e) => a + e.shard.cost, 0);
-      this.log(`  ${d.spec.id} ${d.spec.name}: weight ${fmt(d.weight)}, ${d.queue.length} shards, estimated cost ${cost.toExponential(3)}`);
-    }
-  }
-
-  private dispatchNext(d: DeviceEntry): void {
-    if (!this.settle || this.finishing || d.inFlight || d.worker === null) return;
-    if (d.state !== 'idle' && d.state !== 'busy' && d.state !== 'stalled') return;
-    if (d.queue.length === 0 && this.opts.workStealing) this.trySteal(d);
-    const entry = d.queue.shift();
-    if (!entry) {
-      d.state = 'idle';
-      return;
-    }
-    entry.attempts++;
-    d.inFlight = { entry, startedAt: now() };
-    d.state = 'busy';
-    d.lastProgressAt = now();
-    this.emit('dispatch', { shard: entry.shard.id, device: d.spec.id, pid: d.worker.pid, attempt: entry.attempts });
-    d.worker.send({ type: 'shard', shard: entry.shard });
-  }
-
-  private onShardResult(d: DeviceEntry, shardId: string, result: unknown): void {
-    const flight = d.inFlight;
-    if (!flight || flight.entry.shard.id !== shardId) return; // not ours (cannot happen with one in flight)
-    const t = now();
-    d.inFlight = null;
-    d.busyS += t - flight.startedAt;
-    d.lastProgressAt = t;
-    const shard = flight.entry.shard;
-    d.shards++;
-    d.cost += shard.cost;
-    d.tokens += shard.tokens ?? 0;
-    d.sequences += shard.sequences ?? 0;
-    this.shardsDone++;
-    this.costDone += shard.cost;
-    this.lastResultAt = t;
-    if (d.state === 'stalled') this.log(`device ${d.spec.id} is making progress again`);
-    d.state = 'idle';
-    this.dispatchNext(d); // keep the device busy while the parent writes the result
-    this.emit('result', { shard: shard.id, device: d.spec.id });
-    const spec: DeviceSpec = d.spec;
-    this.resultChain = this.resultChain
-      .then(() => this.onResult(shard, result, spec))
-      .then(
-        () => this.checkFinished(),
-        (e: unknown) => this.abort(e),
-      );
-  }
-
-  /** A shard failed on device d (handler error or worker death): retry elsewhere, or give up on it. */
-  private onShardFailure(d: DeviceEntry, shardId: string, message: string): void {
-    const flight = d.inFlight;
-    if (!flight || flight.entry.shard.id !== shardId) return;
-    d.inFlight = null;
-    d.busyS += now() - flight.startedAt;
-    d.failures++;
-    if (d.state !== 'retired') d.state = 'idle';
-    const entry = flight.entry;
-    entry.failedOn.add(d.spec.id);
-    entry.errors.push(`${d.spec.id}: ${message}`);
-    if (entry.attempts >= this.opts.maxAttempts) {
-      this.giveUp(entry, `failed ${entry.attempts} times`);
-    } else {
-      this.log(`shard ${shardId} failed on ${d.spec.id} (${message}); retrying (attempt ${entry.attempts + 1} of ${this.opts.maxAttempts})`);
-      this.requeue(entry, d);
-    }
-    this.checkFinished();
-  }
-
-  /**
-   * A permanent error on device d (protocol.ts, ErrorKind): no retry there can help, and the shard is not
-   * to blame. The device is retired at once; the shard goes back to the head of its queue, uncounted,
-   * and retire() hands that queue to the other devices.
-   */
-  private onDeviceUnusable(d: DeviceEntry, shardId: string, error: WorkerError): void {
-    const flight = d.inFlight;
-    if (!flight || flight.entry.shard.id !== shardId) return;
-    d.inFlight = null;
-    d.busyS += now() - flight.startedAt;
-    d.failures++;
-    const entry = flight.entry;
-    entry.attempts--;
-    entry.failedOn.add(d.spec.id);
-    entry.errors.push(`${d.spec.id}: ${error.message}`);
-    d.queue.unshift(entry);
-    this.retire(d, `it cannot run this work (${error.message})`, error);
-  }
-
-  private giveUp(entry: ShardEntry, why: string): void {
-    this.failed.push({ id: entry.shard.id, attempts: entry.attempts, devices: [...entry.failedOn], errors: entry.errors });
-    this.log(`shard ${entry.shard.id} NOT processed (${why}): ${entry.errors.join('; ') || 'no device left'}`);
-    this.emit('failed', { shard: entry.shard.id });
-  }
-
-  /**
-   * Puts a shard back at the head of a queue: preferably a live device it has
-   * not failed on, the one that would start it soonest.
-   */
-  private requeue(entry: ShardEntry, from: DeviceEntry): void {
-    const live = this.live();
-    if (live.length === 0) {
-      this.giveUp(entry, 'no device left');
-      return;
-    }
-    const fresh = live.filter((x) => !entry.failedOn.has(x.spec.id));
-    const pool = fresh.length > 0 ? fresh : live;
-    const rates = this.rates();
-    let target = pool[0];
-    for (const x of pool) if (this.finishS(x, rates) < this.finishS(target, rates)) target = x;
-    target.queue.unshift(entry);
-    if (target !== from || target.state === 'idle') this.dispatchNext(target);
-  }
-
-  // ---- stealing and stalls ----------------------------------------------------------------------
-
-  /** Cost per second per device: observed where a device has finished work, else its weight scaled like the others. */
-  private rates(): Map<DeviceEntry, number> {
-    const observed = this.devices.filter((d) => d.shards > 0 && d.busyS > 0);
-    const perWeight = observed.length > 0 ? observed.reduce((a, d) => a + d.cost / d.busyS / d.weight, 0) / observed.length : 1;
-    return new Map(this.devices.map((d) => [d, d.shards > 0 && d.busyS > 0 ? d.cost / d.busyS : d.weight * perWeight]));
-  }
-
-  private finishS(d: DeviceEntry, rates: Map<DeviceEntry, number>): number {
-    if (d.state === 'stalled' || d.state === 'restarting') return Infinity;
-    const rate = rates.get(d) ?? 1;
-    let s = d.queue.reduce((a, e) => a + e.shard.cost, 0) / rate;
-    if (d.inFlight) s += Math.max(0, d.inFlight.entry.shard.cost / rate - (now() - d.inFlight.startedAt));
-    return s;
-  }
-
-  /** An idle device takes one shard from the tail of the most loaded queue, if that shortens the run. */
-  private trySteal(thief: DeviceEntry): void {
-    const rates = this.rates();
-    const victims: Array<DeviceLoadView & { key: number }> = [];
-    for (const v of this.live()) {
-      if (v === thief || v.queue.length === 0) continue;
-      const forbidden = new Set<number>();
-      v.queue.forEach((e, pos) => e.failedOn.has(thief.spec.id) && forbidden.add(pos));
-      victims.push({ key: v.spec.index, rate: rates.get(v) ?? 1, finishS: this.finishS(v, rates), queuedCosts: v.queue.map((e) => e.shard.cost), forbidden });
-    }
-    const pick = chooseSteal(rates.get(thief) ?? 1, victims, STEAL_THRESHOLD);
-    if (!pick) return;
-    const victim = this.devices[pick.victim];
-    const [entry] = victim.queue.splice(pick.position, 1);
-    thief.queue.push(entry);
-    victim.stolenOut++;
-    thief.stolenIn++;
-    const event: StealEvent = {
-      t: round3(now() - this.scheduleStart),
-      time: new Date().toISOString(),
-      from: victim.spec.id,
-      to: thief.spec.id,
-      shard: entry.shard.id,
-    };
-    this.steals.push(event);
-    this.log(`steal t=${event.t.toFixed(1)}s shard ${event.shard}: ${event.from} -> ${event.to}`);
-    this.emit('steal', event);
-  }
-
-  /** A device with work in flight and no finished shard for STALL_TIMEOUT_S is marked stalled (and warned about). */
+  /** A device with a shard in flight and nothing finished for STALL_TIMEOUT_S is marked stalled (and warned about). */
   private checkStalls(): void {
     if (!this.settle || this.finishing) return;
-    const t = now();
+    const t = this.clock.now();
     for (const d of this.live()) {
-      if (d.inFlight && d.state === 'busy' && t - d.lastProgressAt > STALL_TIMEOUT_S) {
-        d.state = 'stalled';
-        this.log(
-          `warning: device ${d.spec.id} has made no progress for ${Math.round(t - d.lastProgressAt)} s (shard ${d.inFlight.entry.shard.id}); its queue of ${d.queue.length} is open to other devices`,
-        );
-        this.emit('stall', { device: d.spec.id });
-        this.rebalance();
-      }
+      if (d.state !== 'busy' || !d.inFlight || d.inFlight.unit.done) continue;
+      if (!isStalled(t - d.lastProgressAt, true)) continue;
+      d.state = 'stalled';
+      this.log(
+        `warning: device ${d.spec.id} has made no progress for ${Math.round(t - d.lastProgressAt)} s (shard ${d.inFlight.unit.id}); its queue of ${d.queue.length} is open to other devices`,
+      );
+      this.emit('stall', { device: d.spec.id });
+      this.rebalance();
     }
   }
 
-  /** Every steal interval: devices that ran dry try again to take work (and always from stalled queues). */
+  /** Every steal interval: idle devices look again for work (speed estimates change as time passes). */
   private rebalance(): void {
     if (!this.settle || this.finishing) return;
-    const stalledWork = this.devices.some((d) => d.state === 'stalled' && d.queue.length > 0);
-    if (this.opts.workStealing || stalledWork) {
-      for (const d of this.live()) {
-        if (d.state === 'idle' && !d.inFlight && d.queue.length === 0 && d.worker) {
-          if (!this.opts.workStealing) {
-            // Without --work-stealing only a stalled device's queue is open.
-            const stalled = this.devices.find((x) => x.state === 'stalled' && x.queue.length > 0);
-            if (stalled) this.moveTail(stalled, d);
-          }
-          this.dispatchNext(d);
-        }
-      }
-    }
+    for (const d of this.live()) if (d.state === 'idle' && !d.inFlight) this.dispatchNext(d);
   }
 
-  private moveTail(from: DeviceEntry, to: DeviceEntry): void {
-    const entry = from.queue.pop();
-    if (!entry) return;
-    to.queue.push(entry);
-    from.stolenOut++;
-    to.stolenIn++;
-    const event: StealEvent = { t: round3(now() - this.scheduleStart), time: new Date().toISOString(), from: from.spec.id, to: to.spec.id, shard: entry.shard.id };
-    this.steals.push(event);
-    this.log(`steal t=${event.t.toFixed(1)}s shard ${event.shard}: ${event.from} (stalled) -> ${event.to}`);
-    this.emit('steal', event);
+  /** The run as the policy sees it now. */
+  private view(): SchedulingView {
+    const t = this.clock.now();
+    return {
+      weightsAreRates: this.weightsAreRates,
+      devices: this.devices.map((d) => ({
+        key: d.spec.index,
+        live: d.state !== 'retired' && d.state !== 'stopped',
+        stalled: d.state === 'stalled' || d.state === 'restarting',
+        idle: d.state === 'idle' && !d.inFlight && this.supervisor.isReady(d.spec.index),
+        weight: d.weight,
+        finished: this.stats.finishedWork(d.spec.index),
+        queued: d.queue,
+        inFlight: d.inFlight && {
+          ...d.inFlight.unit,
+          elapsedS: t - d.inFlight.startedAt,
+          copies: d.inFlight.unit.running.size,
+          superseded: d.inFlight.unit.done,
+        },
+      })),
+    };
   }
 
-  // ---- ending --------------------------------------------------------------------------------------
+  // ---- ending ------------------------------------------------------------------------------------
 
   private checkFinished(): void {
     if (!this.settle || this.finishing) return;
-    if (this.shardsDone + this.failed.length < this.shardsTotal) {
-      if (this.live().length === 0) {
-        // Every device is gone: whatever is left cannot run.
-        for (const d of this.devices) for (const entry of d.queue.splice(0)) this.giveUp(entry, 'no device left');
-      } else {
-        return;
-      }
+    if (this.stats.shardsDone + this.stats.failed.length < this.stats.shardsTotal) {
+      if (this.live().length > 0) return;
+      // Every device is gone: whatever is left cannot run.
+      for (const d of this.devices) for (const unit of d.queue.splice(0)) this.giveUp(unit, 'no device left');
     }
     this.finishing = true;
+    this.supervisor.stopSupervising();
     this.settle.resolve();
   }
 
-  private abort(e: unknown): void {
-    if (!this.settle || this.abortReason) return;
+  /** Rethrows the reason the run was aborted, if it was. */
+  private throwIfAborted(): void {
+    if (this.abortReason) throw this.abortReason.error;
+  }
+
+  /** Ends the run with an error (run() rejects with it). */
+  private fail(e: unknown): void {
+    if (this.abortReason) return;
     this.abortReason = { error: e };
     this.finishing = true;
-    this.settle.reject(e);
+    this.supervisor.stopSupervising();
+    this.settle?.reject(e);
   }
 
-  private installSignalHandlers(): () => void {
-    const handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => {
-      const h = (): void => {
-        this.log(`${sig}: stopping ${this.live().length} workers (${this.shardsDone} of ${this.shardsTotal} shards done)`);
-        this.killAll('SIGTERM');
-        this.abort(new InterruptedError(sig));
-      };
-      process.on(sig, h);
-      return () => process.off(sig, h);
-    });
-    return () => handlers.forEach((off) => off());
+  private markStopped(): void {
+    for (const d of this.devices) if (d.state !== 'retired') d.state = 'stopped';
   }
-
-  private killAll(signal: NodeJS.Signals): void {
-    for (const d of this.devices) d.worker?.kill(signal);
-  }
-
-  /** Stops every worker: politely ('shutdown' message) or with a signal; SIGKILL after a grace period. */
-  private async shutdownWorkers(how: 'shutdown' | 'SIGTERM'): Promise<void> {
-    this.finishing = true;
-    const waits: Promise<void>[] = [];
-    for (const d of this.devices) {
-      const w = d.worker;
-      if (!w) continue;
-      waits.push(
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            w.kill('SIGKILL');
-            resolve();
-          }, SHUTDOWN_GRACE_MS);
-          w.onExit(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        }),
-      );
-      if (how === 'shutdown') w.send({ type: 'shutdown' });
-      else w.kill('SIGTERM');
-    }
-    await Promise.all(waits);
-    for (const d of this.devices) {
-      d.worker = null;
-      if (d.state !== 'retired') d.state = 'stopped';
-    }
-    this.settle = null;
-  }
-
-  private report(startupS: number): RunReport {
-    const makespan = Math.max(0, this.lastResultAt - this.scheduleStart);
-    return {
-      complete: this.failed.length === 0 && this.shardsDone === this.shardsTotal,
-      shards_total: this.shardsTotal,
-      shards_done: this.shardsDone,
-      failed: this.failed,
-      devices: this.devices.map((d) => ({
-        device: d.spec.id,
-        name: d.spec.name,
-        weight: round3(d.weight),
-        shards: d.shards,
-        sequences: d.sequences,
-        tokens: d.tokens,
-        cost: d.cost,
-        stolen_in: d.stolenIn,
-        stolen_out: d.stolenOut,
-        busy_s: round3(d.busyS),
-        idle_s: round3(Math.max(0, makespan - d.busyS)),
-        restarts: d.restarts,
-        failures: d.failures,
-      })),
-      makespan_s: round3(makespan),
-      startup_s: round3(startupS),
-      steals: this.steals,
-      options: {
-        work_stealing: this.opts.workStealing,
-        gpu_weighted: this.opts.gpuWeighted,
-        weight_source: this.weightSource,
-        steal_interval_s: this.opts.stealIntervalS,
-      },
-    };
-  }
-}
-
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }
 
 function fmt(x: number): string {

@@ -50,7 +50,8 @@ export type ToWorker =
   | { type: 'shutdown' };
 
 export type FromWorker =
-  | { type: 'ready'; calibration?: number }
+  /** calibration: cost units per second, when asked for and the handler has calibrate(); calibrationError: it threw. */
+  | { type: 'ready'; calibration?: number; calibrationError?: string }
   | { type: 'init-error'; error: WorkerError }
   | { type: 'result'; shardId: string; result: unknown; cpuPercent: number; rssBytes: number }
   | { type: 'shard-error'; shardId: string; error: WorkerError }

@@ -66,10 +66,17 @@ async function onMessage(message: ToWorker): Promise<void> {
         classifyError = mod.classifyError;
         handler = await mod.createShardHandler(message.init, message.device);
         let calibration: number | undefined;
+        let calibrationError: string | undefined;
         if (message.calibrate && typeof handler.calibrate === 'function') {
-          calibration = (await handler.calibrate()) / slowdown;
+          // A failed calibration costs the run its measured weights (the coordinator falls back to the
+          // built-in table and says why), not the device.
+          try {
+            calibration = (await handler.calibrate()) / slowdown;
+          } catch (e) {
+            calibrationError = errorText(e);
+          }
         }
-        send({ type: 'ready', calibration });
+        send({ type: 'ready', calibration, ...(calibrationError === undefined ? {} : { calibrationError }) });
         setInterval(() => send({ type: 'stats', cpuPercent: cpuPercent(), rssBytes: process.memoryUsage.rss() }), STATS_INTERVAL_MS).unref();
       } catch (e) {
         send({ type: 'init-error', error: workerError(e) });

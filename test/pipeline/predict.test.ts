@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixture, repoRoot, tempDir } from '../helpers.js';
+import { codingSequence, fixture, repoRoot, tempDir } from '../helpers.js';
+import { defaultShardSizing } from '../../src/pipeline/plan.js';
+import { seededRandom } from '../../src/util/random.js';
 import { memoryTensor } from '../../src/formats/tensor.js';
 import { writeSafetensors } from '../../src/formats/safetensors.js';
 
@@ -209,6 +211,31 @@ test('results are byte-identical on several workers with stealing and weighting'
     run.counts.shards,
     'every shard done exactly once',
   );
+});
+
+test('at the default shard sizes, an input gets several shards and several devices give one device\'s bytes', async () => {
+  const dir = tempDir();
+  const input = join(dir, 'reads.fa');
+  const random = seededRandom(2024);
+  writeFileSync(input, Array.from({ length: 200 }, (_, i) => `>read_${i}\n${codingSequence(150, random)}\n`).join(''));
+  const one = join(dir, 'one');
+  const a = await cli(['predict', input, '-e', '500', ...MODELS, '-o', one, '-q']);
+  assert.equal(a.code, 0, a.stderr);
+  const many = join(dir, 'many');
+  const b = await cli(['predict', input, '-e', '500', ...MODELS, '-o', many, '-q', '--devices', 'cpu:2', '--work-stealing', '--steal-interval', '0.1'], {
+    env: { VIRNUCPRO_DEVICE_SLOWDOWN: '0=3' },
+  });
+  assert.equal(b.code, 0, b.stderr);
+  assert.deepEqual(readResults(many), readResults(one));
+
+  // The growing sizes (plan.ts) are the fingerprint's and run.json's record of how the shards were cut.
+  const sizing = defaultShardSizing(4096);
+  const plan = JSON.parse(readFileSync(join(many, 'work', 'plan.json'), 'utf8'));
+  assert.deepEqual(plan.fingerprint.shardTokens, sizing);
+  assert.ok(plan.shards.length >= 4, `${plan.shards.length} shards: a default run of this size has work to balance`);
+  const run = JSON.parse(readFileSync(join(many, 'run.json'), 'utf8'));
+  assert.deepEqual(run.parameters.shard_tokens, sizing);
+  assert.equal(run.parameters.shard_tokens_auto, true);
 });
 
 test('bad invocations fail with a clear message and exit code 2', async () => {

@@ -72,6 +72,12 @@ test('--resume refuses any changed result parameter, naming each; identical fing
   );
   assert.deepEqual(fingerprintDifferences(FINGERPRINT, FINGERPRINT), []);
   assert.deepEqual(fingerprintDifferences(FINGERPRINT, { ...FINGERPRINT, precision: 'fp16' }), ['precision: fp32 (interrupted run) vs fp16 (now)']);
+  // shardTokens may be the growing sizes of `auto` (an object, read back from plan.json): compared by value, shown as JSON.
+  const auto = { ...FINGERPRINT, shardTokens: { minTokens: 8192, maxTokens: 400000, growthDivisor: 128 } };
+  assert.deepEqual(fingerprintDifferences(auto, JSON.parse(JSON.stringify(auto))), []);
+  assert.deepEqual(fingerprintDifferences(FINGERPRINT, auto), [
+    'shardTokens: 100000 (interrupted run) vs {"minTokens":8192,"maxTokens":400000,"growthDivisor":128} (now)',
+  ]);
 });
 
 test('the work folder lives in <out>/work, with plan.json and records.tsv', () => {

@@ -29,7 +29,6 @@ function coordinator(devices: string, broken: string[], logs: string[]): Coordin
   return new Coordinator({
     devices: resolveDevices({ devices }, []),
     handler: { module: handlerModule, init },
-    handleSignals: false,
     log: (line) => logs.push(line),
   });
 }

@@ -3,6 +3,7 @@
  */
 import { Option, type Command } from 'commander';
 import { runPredict } from '../../pipeline/predict.js';
+import { SHARD_GROWTH } from '../../pipeline/plan.js';
 import { PREDICT_DEFAULTS } from '../../pipeline/predict-options.js';
 import { batchTokensFlag, MAX_BATCH_TOKENS, MAX_SHARD_TOKENS, shardTokensFlag, threadsFlag } from '../../scheduler/limits.js';
 import { schedulerSettingsFrom } from '../../scheduler/settings.js';
@@ -21,7 +22,7 @@ interface PredictFlags extends SchedulerFlags {
   threads?: number;
   device?: string;
   batchTokens: number | 'auto';
-  shardTokens: number;
+  shardTokens: number | 'auto';
   resume?: boolean;
   force?: boolean;
   keepIntermediate?: boolean;
@@ -70,7 +71,12 @@ export function registerPredict(program: Command): void {
       (value: string) => (value.trim() === 'auto' ? 'auto' : batchTokensFlag()(value)),
       PREDICT_DEFAULTS.batchTokens,
     )
-    .option('--shard-tokens <N>', `tokens per shard of work, the unit of scheduling and resume (at most ${MAX_SHARD_TOKENS})`, shardTokensFlag(), PREDICT_DEFAULTS.shardTokens)
+    .option(
+      '--shard-tokens <N|auto>',
+      `tokens per shard of work, the unit of scheduling and resume (at most ${MAX_SHARD_TOKENS}); auto: growing with the input from two batches' worth to ${SHARD_GROWTH.maxTokens}, so that every run has enough shards to balance several devices`,
+      (value: string) => (value.trim() === 'auto' ? 'auto' : shardTokensFlag()(value)),
+      PREDICT_DEFAULTS.shardTokens,
+    )
     .addOption(new Option('--resume', 'continue an interrupted run in the output directory').conflicts('force'))
     .option('--force', 'overwrite the output directory')
     .option('--keep-intermediate', "also write the original's intermediate FASTA files")

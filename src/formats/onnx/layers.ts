@@ -171,9 +171,10 @@ export function keyPaddingBias(g: GraphBuilder, keep: string): string {
  *    embeddings; its flash-attention kernel assumes 16-wide ones), while MatMul/Softmax are
  *    right on every adapter tried; it also has no key_padding_mask;
  *  - on CPU the plain form runs at the same speed: 1-thread CPU seconds on the embed
- *    benchmark's shapes, MultiHeadAttention with key_padding_mask vs this form, ESM-2 35M
- *    3.57 vs 3.62, 150M 14.76 vs 14.81, 3B layers 6.14 vs 6.17, DNABERT-S 11.15 vs 10.74
- *    (ONNX Runtime folds the scale into the score MatMul there);
+ *    benchmark's shapes, MultiHeadAttention with key_padding_mask vs this form, best of 5
+ *    interleaved runs: ESM-2 8M 0.94 vs 0.95, 35M 3.68 vs 3.68, 150M 14.77 vs 15.11, 3B
+ *    layers 6.63 vs 6.43, DNABERT-S 11.51 vs 11.57 (ONNX Runtime folds the scale into the
+ *    score MatMul there);
  *  - attention runs in float32 (as fair-esm's softmax), where CUDA's fused kernels fall back
  *    to the same unfused products below 256 tokens (VirNucPro's proteins are 100-170).
  */
