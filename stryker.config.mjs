@@ -12,7 +12,7 @@ export const MODULES = {
   finalize: { mutate: ['src/pipeline/finalize.ts'], tests: ['test/pipeline/finalize-*.test.ts'] },
   workdir: { mutate: ['src/pipeline/workdir.ts'], tests: ['test/pipeline/workdir-*.test.ts'] },
   pickle: {
-    mutate: ['src/formats/pytorch/pickle.ts'],
+    mutate: ['src/formats/pytorch/pickle.ts', 'src/formats/pytorch/pickle-globals.ts', 'src/formats/pytorch/pickle-values.ts', 'src/formats/pytorch/byte-cursor.ts'],
     tests: ['test/formats/hostile.test.ts', 'test/formats/pickle-*.test.ts', 'test/formats/pytorch-oracle.test.ts'],
   },
   assignment: { mutate: ['src/scheduler/assignment.ts'], tests: ['test/scheduler/assignment.test.ts'] },

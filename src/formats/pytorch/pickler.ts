@@ -5,7 +5,8 @@
  * persistent storage ids exactly as `torch.save` does.
  */
 import type { DType, LazyTensor } from '../tensor.js';
-import { PyDict, PyObject, isTuple } from './pickle.js';
+import { OP } from './pickle-opcodes.js';
+import { PyDict, PyObject, isTuple } from './pickle-values.js';
 
 /** Forces a JS number to be pickled as a Python float (1.0 rather than 1). */
 export class PyFloat {
@@ -80,20 +81,20 @@ export function picklePy(root: unknown): { data: Buffer; storages: StorageRef[] 
   const keys = new Map<LazyTensor, string>();
 
   const global = (module: string, name: string): void => {
-    out.byte(0x63);
+    out.byte(OP.GLOBAL);
     out.text(`${module}\n${name}\n`);
   };
   const int = (v: number | bigint): void => {
     if (typeof v === 'number' && v >= 0 && v < 0x100) {
-      out.byte(0x4b);
+      out.byte(OP.BININT1);
       out.byte(v);
     } else if (typeof v === 'number' && v >= 0 && v < 0x10000) {
-      out.byte(0x4d);
+      out.byte(OP.BININT2);
       out.bytes(Uint8Array.of(v & 0xff, v >> 8));
     } else if (typeof v === 'number' && v >= -0x80000000 && v <= 0x7fffffff) {
       const b = Buffer.alloc(4);
       b.writeInt32LE(v);
-      out.byte(0x4a);
+      out.byte(OP.BININT);
       out.bytes(b);
     } else {
       // LONG1: little-endian two's complement, minimal length.
@@ -105,7 +106,7 @@ export function picklePy(root: unknown): { data: Buffer; storages: StorageRef[] 
         const signBit = (bytes[bytes.length - 1] & 0x80) !== 0;
         if ((x === 0n && !signBit) || (x === -1n && signBit)) break;
       }
-      out.byte(0x8a);
+      out.byte(OP.LONG1);
       out.byte(bytes.length);
       out.bytes(Uint8Array.from(bytes));
     }
@@ -113,39 +114,39 @@ export function picklePy(root: unknown): { data: Buffer; storages: StorageRef[] 
   const float = (v: number): void => {
     const b = Buffer.alloc(8);
     b.writeDoubleBE(v);
-    out.byte(0x47);
+    out.byte(OP.BINFLOAT);
     out.bytes(b);
   };
   const str = (s: string): void => {
     const b = Buffer.from(s, 'utf8');
     const len = Buffer.alloc(4);
     len.writeUInt32LE(b.length);
-    out.byte(0x58);
+    out.byte(OP.BINUNICODE);
     out.bytes(len);
     out.bytes(b);
   };
   const tuple = (items: readonly unknown[]): void => {
-    if (items.length === 0) return out.byte(0x29);
+    if (items.length === 0) return out.byte(OP.EMPTY_TUPLE);
     if (items.length <= 3) {
       for (const it of items) save(it);
-      return out.byte([0x85, 0x86, 0x87][items.length - 1]);
+      return out.byte([OP.TUPLE1, OP.TUPLE2, OP.TUPLE3][items.length - 1]);
     }
-    out.byte(0x28);
+    out.byte(OP.MARK);
     for (const it of items) save(it);
-    out.byte(0x74);
+    out.byte(OP.TUPLE);
   };
   const setItems = (entries: Iterable<[unknown, unknown]>): void => {
-    out.byte(0x28);
+    out.byte(OP.MARK);
     for (const [k, v] of entries) {
       save(k);
       save(v);
     }
-    out.byte(0x75);
+    out.byte(OP.SETITEMS);
   };
   const emptyOrderedDict = (): void => {
     global('collections', 'OrderedDict');
-    out.byte(0x29);
-    out.byte(0x52);
+    out.byte(OP.EMPTY_TUPLE);
+    out.byte(OP.REDUCE);
   };
   const tensor = (t: LazyTensor): void => {
     let key = keys.get(t);
@@ -155,28 +156,28 @@ export function picklePy(root: unknown): { data: Buffer; storages: StorageRef[] 
       storages.push({ key, tensor: t });
     }
     global('torch._utils', '_rebuild_tensor_v2');
-    out.byte(0x28);
+    out.byte(OP.MARK);
     // persistent id ('storage', torch.<Type>Storage, key, 'cpu', numel)
-    out.byte(0x28);
+    out.byte(OP.MARK);
     str('storage');
     global('torch', STORAGE_TYPE[t.dtype]);
     str(key);
     str('cpu');
     int(t.shape.reduce((a, b) => a * b, 1));
-    out.byte(0x74);
-    out.byte(0x51);
+    out.byte(OP.TUPLE);
+    out.byte(OP.BINPERSID);
     int(0);
     tuple(t.shape);
     tuple(contiguousStride(t.shape));
-    out.byte(0x89);
+    out.byte(OP.NEWFALSE);
     emptyOrderedDict();
-    out.byte(0x74);
-    out.byte(0x52);
+    out.byte(OP.TUPLE);
+    out.byte(OP.REDUCE);
   };
   function save(v: unknown): void {
-    if (v === null || v === undefined) return out.byte(0x4e);
-    if (v === true) return out.byte(0x88);
-    if (v === false) return out.byte(0x89);
+    if (v === null || v === undefined) return out.byte(OP.NONE);
+    if (v === true) return out.byte(OP.NEWTRUE);
+    if (v === false) return out.byte(OP.NEWFALSE);
     if (typeof v === 'bigint') return int(v);
     if (typeof v === 'number') return Number.isSafeInteger(v) ? int(v) : float(v);
     if (v instanceof PyFloat) return float(v.value);
@@ -186,8 +187,8 @@ export function picklePy(root: unknown): { data: Buffer; storages: StorageRef[] 
       global('_codecs', 'encode');
       str(Buffer.from(v).toString('latin1'));
       str('latin1');
-      out.byte(0x86);
-      return out.byte(0x52);
+      out.byte(OP.TUPLE2);
+      return out.byte(OP.REDUCE);
     }
     if (isLazyTensor(v)) return tensor(v);
     if (v instanceof PyParameter) {
@@ -195,44 +196,44 @@ export function picklePy(root: unknown): { data: Buffer; storages: StorageRef[] 
       tensor(v.tensor);
       save(v.requiresGrad);
       emptyOrderedDict();
-      out.byte(0x87);
-      return out.byte(0x52);
+      out.byte(OP.TUPLE3);
+      return out.byte(OP.REDUCE);
     }
     if (isTuple(v)) return tuple(v);
     if (Array.isArray(v)) {
-      out.byte(0x5d);
+      out.byte(OP.EMPTY_LIST);
       if (v.length > 0) {
-        out.byte(0x28);
+        out.byte(OP.MARK);
         for (const it of v) save(it);
-        out.byte(0x65);
+        out.byte(OP.APPENDS);
       }
       return;
     }
     if (v instanceof Set) {
       global('__builtin__', 'set');
-      out.byte(0x5d);
+      out.byte(OP.EMPTY_LIST);
       if (v.size > 0) {
-        out.byte(0x28);
+        out.byte(OP.MARK);
         for (const it of v) save(it);
-        out.byte(0x65);
+        out.byte(OP.APPENDS);
       }
-      out.byte(0x85);
-      return out.byte(0x52);
+      out.byte(OP.TUPLE1);
+      return out.byte(OP.REDUCE);
     }
     if (v instanceof Map) {
       const cls = v instanceof PyDict ? v.className : 'dict';
-      if (cls === 'dict') out.byte(0x7d);
+      if (cls === 'dict') out.byte(OP.EMPTY_DICT);
       else {
         const dot = cls.lastIndexOf('.');
         global(cls.slice(0, dot), cls.slice(dot + 1));
-        out.byte(0x29);
-        out.byte(0x52);
+        out.byte(OP.EMPTY_TUPLE);
+        out.byte(OP.REDUCE);
       }
       if (v.size > 0) setItems(v);
       if (v instanceof PyDict && Object.keys(v.attrs).length > 0) {
-        out.byte(0x7d);
+        out.byte(OP.EMPTY_DICT);
         setItems(Object.entries(v.attrs));
-        out.byte(0x62);
+        out.byte(OP.BUILD);
       }
       return;
     }
@@ -240,18 +241,18 @@ export function picklePy(root: unknown): { data: Buffer; storages: StorageRef[] 
       const dot = v.className.lastIndexOf('.');
       global(v.className.slice(0, dot), v.className.slice(dot + 1));
       tuple(v.args);
-      out.byte(0x81);
-      out.byte(0x7d);
+      out.byte(OP.NEWOBJ);
+      out.byte(OP.EMPTY_DICT);
       const entries = Object.entries(v.attrs);
       if (entries.length > 0) setItems(entries);
-      return out.byte(0x62);
+      return out.byte(OP.BUILD);
     }
     throw new Error(`cannot pickle ${typeof v} (${Object.prototype.toString.call(v)})`);
   }
 
-  out.byte(0x80);
+  out.byte(OP.PROTO);
   out.byte(2);
   save(root);
-  out.byte(0x2e);
+  out.byte(OP.STOP);
   return { data: out.result(), storages };
 }
