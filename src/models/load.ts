@@ -12,10 +12,9 @@
  * headers only, so it is fast and small even for ESM-2 3B.
  */
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../util/errors.js';
-import { jsonSyntaxProblem } from '../util/json.js';
+import { readJsonObject } from '../util/json.js';
 import { readSafetensors } from '../formats/safetensors.js';
 import { readTorchFile, type TorchCheckpoint } from '../formats/pytorch/checkpoint.js';
 import { PyDict, PyObject, describe } from '../formats/pytorch/pickle.js';
@@ -81,22 +80,6 @@ export async function readWeightsFile(path: string): Promise<TensorMap> {
   return stateDictOf(await readTorchFile(path));
 }
 
-async function readJsonObject(path: string, what: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new InputError(`${path}: cannot read ${what}: ${(e as Error).message}`);
-  }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`${path}: ${what} is not valid JSON (${jsonSyntaxProblem(e)})`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InputError(`${path}: ${what} is not a JSON object`);
-  return v as Record<string, unknown>;
-}
 
 /** The weight files of a Hugging Face directory, preferring safetensors; sharded checkpoints included. */
 export async function hfWeightFiles(dir: string): Promise<string[]> {

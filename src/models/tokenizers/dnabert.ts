@@ -13,11 +13,11 @@
  * a link to an arbitrary file (/etc/passwd, a key) is refused before it is read.
  * Messages never quote the file's text.
  */
-import { lstat, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../../util/errors.js';
-import { jsonSyntaxProblem } from '../../util/json.js';
+import { readJsonObject } from '../../util/json.js';
 
 export interface DnaTokenizer {
   /** The tokenizer.json it was read from. */
@@ -30,22 +30,6 @@ export interface DnaTokenizer {
   encode(seq: string): Int32Array;
 }
 
-async function readJson(path: string, what: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new InputError(`${path}: cannot read ${what}: ${(e as Error).message}`);
-  }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`${path}: ${what} is not valid JSON (${jsonSyntaxProblem(e)})`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InputError(`${path}: ${what} is not a JSON object`);
-  return v as Record<string, unknown>;
-}
 
 /** A Hugging Face cache blob: `.../models--<org>--<name>/blobs/<hash>`, where HF snapshots' links point. */
 const HF_BLOB = /[\\/]models--[^\\/]+[\\/]blobs[\\/][0-9a-f]{40,64}$/;
@@ -75,13 +59,13 @@ export async function checkTokenizerFile(path: string): Promise<void> {
 /** Reads `tokenizer.json` (and `tokenizer_config.json` next to it, when present). */
 export async function loadDnaTokenizer(tokenizerJsonPath: string): Promise<DnaTokenizer> {
   await checkTokenizerFile(tokenizerJsonPath);
-  const json = await readJson(tokenizerJsonPath, 'tokenizer.json');
+  const json = await readJsonObject(tokenizerJsonPath, 'tokenizer.json');
   const model = json.model as { type?: string; vocab?: Record<string, number> } | undefined;
   if (!model || typeof model.vocab !== 'object') {
     throw new InputError(`${tokenizerJsonPath}: tokenizer.json has no model vocabulary`);
   }
   const configPath = join(dirname(tokenizerJsonPath), 'tokenizer_config.json');
-  const config = await readJson(configPath, 'tokenizer_config.json').catch(() => ({}));
+  const config = await readJsonObject(configPath, 'tokenizer_config.json').catch(() => ({}));
   let tok: Tokenizer;
   try {
     tok = new Tokenizer(json as never, config as never);
