@@ -14,8 +14,11 @@
  *   core's worth of compute (the rest of each shard's time is the knob's sleep).
  * - Ideal = total tokens / sum over devices of (tokens / busy seconds), all from
  *   run.json: the makespan a perfect split would reach at the speeds each device
- *   really showed in this run. makespan is run.json's makespan_s (first dispatch
- *   to last result; planning, model loading and outputs excluded).
+ *   really showed in this run. A device's busy seconds here leave out unused_s
+ *   (backup copies another device finished first), so that wasted work counts
+ *   against the makespan, not as a slower device. makespan is run.json's
+ *   makespan_s (first dispatch to last result; planning, model loading and
+ *   outputs excluded).
  * - Every row of one input must give the same prediction_results.txt (sha256
  *   compared; the first row of each input is the reference).
  *
@@ -45,15 +48,17 @@ interface RunJson {
   makespan_s: number;
   parameters: { shard_tokens: unknown };
   counts: { frames: number; shards: number };
-  devices: Array<{ device: string; shards: number; tokens: number; busy_s: number }>;
+  devices: Array<{ device: string; shards: number; tokens: number; busy_s: number; unused_s?: number }>;
   steals: unknown[];
+  backups?: unknown[];
 }
 
-/** total tokens / sum of each device's tokens per busy second; null when a device did no work (its speed is unknown). */
+/** total tokens / sum of each device's tokens per delivering second; null when a device delivered nothing (its speed is unknown). */
 function idealSeconds(run: RunJson): number | null {
-  if (run.devices.some((d) => d.busy_s <= 0 || d.tokens <= 0)) return null;
+  const seconds = (d: RunJson['devices'][number]) => d.busy_s - (d.unused_s ?? 0);
+  if (run.devices.some((d) => seconds(d) <= 0 || d.tokens <= 0)) return null;
   const tokens = run.devices.reduce((a, d) => a + d.tokens, 0);
-  return tokens / run.devices.reduce((a, d) => a + d.tokens / d.busy_s, 0);
+  return tokens / run.devices.reduce((a, d) => a + d.tokens / seconds(d), 0);
 }
 
 function listFromEnv(name: string, fallback: string): string[] {
@@ -69,8 +74,8 @@ export async function predictBalanceTable(): Promise<void> {
   const previousSlowdown = process.env[SLOWDOWN_ENV];
   const identical: string[] = [];
   console.log('Demo models, -e 300, 1 ONNX Runtime thread per worker; load = 1-minute load average before / after the row.\n');
-  console.log('| reads | frames | speeds | slowdowns | mode | shards | makespan (s) | ideal (s) | makespan / ideal | steals | shards per device | wall (s) | load |');
-  console.log('| ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |');
+  console.log('| reads | frames | speeds | slowdowns | mode | shards | makespan (s) | ideal (s) | makespan / ideal | steals | backups | shards per device | wall (s) | load |');
+  console.log('| ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |');
   try {
     for (const reads of sizes) {
       const input = join(dir, `reads_${reads}.fa`);
@@ -103,7 +108,7 @@ export async function predictBalanceTable(): Promise<void> {
           if (predictions !== reference) throw new Error(`${reads} reads, ${devices} devices, ${mode.label}: prediction_results.txt differs from the first row of this input`);
           console.log(
             `| ${reads} | ${run.counts.frames} | ${speeds.join(':')} | ${slowdown} | ${mode.label} | ${run.counts.shards} | ${run.makespan_s.toFixed(2)} | ` +
-              `${ideal === null ? 'n/a' : ideal.toFixed(2)} | ${ideal === null ? 'n/a (a device did no work)' : (run.makespan_s / ideal).toFixed(3)} | ${run.steals.length} | ` +
+              `${ideal === null ? 'n/a' : ideal.toFixed(2)} | ${ideal === null ? 'n/a (a device did no work)' : (run.makespan_s / ideal).toFixed(3)} | ${run.steals.length} | ${run.backups?.length ?? 0} | ` +
               `${run.devices.map((d) => d.shards).join('/')} | ${wall.toFixed(1)} | ${loadBefore.toFixed(1)} / ${loadavg()[0].toFixed(1)} |`,
           );
           rmSync(outDir, { recursive: true, force: true });

@@ -130,9 +130,9 @@ export function shardBudget(sizing: ShardSizing, plannedTokens: number): number 
   return Math.max(sizing.minTokens, Math.min(sizing.maxTokens, Math.floor(plannedTokens / sizing.growthDivisor)));
 }
 
-/** For logs and hints: `20000`, or `auto (8192 to 400000)`. */
+/** For logs and hints: `20000`, or `auto: 8192 to 400000`. */
 export function describeShardSizing(sizing: ShardSizing): string {
-  return typeof sizing === 'number' ? String(sizing) : `auto (${sizing.minTokens} to ${sizing.maxTokens})`;
+  return typeof sizing === 'number' ? String(sizing) : `auto: ${sizing.minTokens} to ${sizing.maxTokens}`;
 }
 
 export interface PlanOptions {
