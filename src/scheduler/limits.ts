@@ -37,7 +37,7 @@ export const MAX_BATCH_TOKENS = 1_000_000;
 
 /**
  * `--shard-tokens`: a shard is held whole in memory (the planner buffers it before writing it; the
- * worker reads it and returns all its results at once). 20 million tokens is 50 times the default and
+ * worker reads it and returns all its results at once). 20 million tokens is 50 times the largest automatic shard (400,000) and
  * about 50 MB of shard text; an unbounded value would buffer the whole input in memory.
  */
 export const MAX_SHARD_TOKENS = 20_000_000;
