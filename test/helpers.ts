@@ -39,3 +39,17 @@ for (const a of 'ACGT') for (const b of 'ACGT') for (const c of 'ACGT') if (!['T
 export function codingSequence(codons: number, random: () => number): string {
   return Array.from({ length: codons }, () => SENSE_CODONS[Math.floor(random() * SENSE_CODONS.length)]).join('');
 }
+
+/** The CLI flags that run `predict` on the reference fixture models, with graphs cached under `cacheDir`. */
+export function fixtureModelFlags(cacheDir: string): string[] {
+  return [
+    '--esm',
+    fixture('esm2/fair-esm/esm2_t2_32_tiny.pt'),
+    '--dnabert',
+    fixture('dnabert-s/model'),
+    '--classifier',
+    fixture('mlp/mlp_full_module.pth'),
+    '--cache-dir',
+    cacheDir,
+  ];
+}

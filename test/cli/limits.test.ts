@@ -10,13 +10,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { fixture, repoRoot, tempDir, tsxImport } from '../helpers.js';
+import { fixture, fixtureModelFlags, repoRoot, tempDir, tsxImport } from '../helpers.js';
 import { MAX_BATCH_TOKENS, MAX_SHARD_TOKENS, THREADS_PER_CORE } from '../../src/scheduler/limits.js';
 
 const CLI = join(repoRoot, 'src/cli/main.ts');
 const cores = availableParallelism();
 const dir = tempDir('virnucpro-limits-');
-const MODELS = ['--esm', fixture('esm2/fair-esm/esm2_t2_32_tiny.pt'), '--dnabert', fixture('dnabert-s/model'), '--classifier', fixture('mlp/mlp_full_module.pth'), '--cache-dir', join(dir, 'cache')];
+const MODELS = fixtureModelFlags(join(dir, 'cache'));
 
 function virnucpro(args: string[]): { code: number | null; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', tsxImport, CLI, ...args], { cwd: dir, encoding: 'utf8' });

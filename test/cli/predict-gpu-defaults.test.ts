@@ -10,11 +10,11 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cudaProviderInstalled } from '../../src/runtime/provider-probe.js';
-import { fixture, repoRoot, tempDir, tsxImport } from '../helpers.js';
+import { fixture, fixtureModelFlags, repoRoot, tempDir, tsxImport } from '../helpers.js';
 
 const CLI = join(repoRoot, 'src/cli/main.ts');
 const dir = tempDir('virnucpro-gpu-defaults-');
-const MODELS = ['--esm', fixture('esm2/fair-esm/esm2_t2_32_tiny.pt'), '--dnabert', fixture('dnabert-s/model'), '--classifier', fixture('mlp/mlp_full_module.pth'), '--cache-dir', join(dir, 'cache')];
+const MODELS = fixtureModelFlags(join(dir, 'cache'));
 const bin = join(dir, 'bin');
 mkdirSync(bin);
 writeFileSync(join(bin, 'nvidia-smi'), '#!/bin/sh\nprintf "0, NVIDIA H200, 143771\\n1, Tesla T4, 15360\\n"\n');

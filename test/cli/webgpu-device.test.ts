@@ -14,11 +14,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixture, repoRoot, tempDir, tsxImport } from '../helpers.js';
+import { fixture, fixtureModelFlags, repoRoot, tempDir, tsxImport } from '../helpers.js';
 
 const CLI = join(repoRoot, 'src/cli/main.ts');
 const dir = tempDir('virnucpro-webgpu-');
-const MODELS = ['--esm', fixture('esm2/fair-esm/esm2_t2_32_tiny.pt'), '--dnabert', fixture('dnabert-s/model'), '--classifier', fixture('mlp/mlp_full_module.pth'), '--cache-dir', join(dir, 'cache')];
+const MODELS = fixtureModelFlags(join(dir, 'cache'));
 /** The Vulkan loader then finds no driver, so Dawn finds no adapter, on any machine. */
 const NO_ADAPTER = { VK_ICD_FILENAMES: join(dir, 'no-such-driver.json') };
 

@@ -2,11 +2,12 @@
 // silently; the input is read once; long records are cut into shards like any other work.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { codingSequence, fixture, repoRoot, tempDir } from '../helpers.js';
+import { codingSequence, fixture, fixtureModelFlags, tempDir } from '../helpers.js';
+import { runCli, type CliRun } from '../cli-harness.js';
 import { writeOutputs } from '../../src/pipeline/finalize.js';
 import { planRun, planShards } from '../../src/pipeline/plan.js';
 import { shardInputName, shardResultName, writeShardResult } from '../../src/pipeline/shard-files.js';
@@ -15,44 +16,16 @@ import { translateFile } from '../../src/pipeline/translate-files.js';
 import { sha256File } from '../../src/util/hash.js';
 import { seededRandom } from '../../src/util/random.js';
 
-const CLI = join(repoRoot, 'src/cli/main.ts');
 const cache = tempDir('virnucpro-integrity-cache-');
-const MODELS = [
-  '--esm',
-  fixture('esm2/fair-esm/esm2_t2_32_tiny.pt'),
-  '--dnabert',
-  fixture('dnabert-s/model'),
-  '--classifier',
-  fixture('mlp/mlp_full_module.pth'),
-  '--cache-dir',
-  cache,
-];
+const MODELS = fixtureModelFlags(cache);
 const INPUT = fixture('e2e/input.fa');
 const SMALL_SHARDS = ['--shard-tokens', '300'];
 const RESULT_FILES = ['prediction_results.txt', 'prediction_results_highestscore.csv', 'summary.tsv'];
 
-interface Run {
-  code: number | null;
-  stderr: string;
-}
-
-/** Runs the CLI in a child process; a run still going after `timeoutMs` is killed and reported as a hang. */
-function cli(args: string[], timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.resume();
-    const timer = setTimeout(() => {
-      stderr += '\n[test] the run hung: killed';
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
+/** Runs the CLI; a run still going after `timeoutMs` is killed, which the tests report as a hang. */
+async function cli(args: string[], timeoutMs = 120_000): Promise<CliRun> {
+  const r = await runCli(args, { timeoutMs });
+  return r.signal ? { ...r, stderr: `${r.stderr}\n[test] the run hung: killed` } : r;
 }
 
 function readResults(dir: string): Record<string, string> {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { codingSequence, fixture, repoRoot, tempDir } from '../helpers.js';
+import { codingSequence, fixture, fixtureModelFlags, repoRoot, tempDir } from '../helpers.js';
 import { defaultShardSizing } from '../../src/pipeline/plan.js';
 import { seededRandom } from '../../src/util/random.js';
 import { memoryTensor } from '../../src/formats/tensor.js';
@@ -11,16 +11,7 @@ import { writeSafetensors } from '../../src/formats/safetensors.js';
 
 const CLI = join(repoRoot, 'src/cli/main.ts');
 const cache = tempDir('virnucpro-predict-cache-');
-const MODELS = [
-  '--esm',
-  fixture('esm2/fair-esm/esm2_t2_32_tiny.pt'),
-  '--dnabert',
-  fixture('dnabert-s/model'),
-  '--classifier',
-  fixture('mlp/mlp_full_module.pth'),
-  '--cache-dir',
-  cache,
-];
+const MODELS = fixtureModelFlags(cache);
 const INPUT = fixture('e2e/input.fa');
 /** Small shards, so the e2e input makes several and a crash can fall between them. */
 const SMALL_SHARDS = ['--shard-tokens', '300'];

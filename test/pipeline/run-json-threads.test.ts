@@ -11,11 +11,11 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { threadsPerWorker, PREDICT_DEFAULTS } from '../../src/pipeline/predict-options.js';
 import { resolveDevices } from '../../src/scheduler/devices.js';
-import { fixture, repoRoot, tempDir, tsxImport } from '../helpers.js';
+import { fixture, fixtureModelFlags, repoRoot, tempDir, tsxImport } from '../helpers.js';
 
 const CLI = join(repoRoot, 'src/cli/main.ts');
 const dir = tempDir('virnucpro-threads-');
-const MODELS = ['--esm', fixture('esm2/fair-esm/esm2_t2_32_tiny.pt'), '--dnabert', fixture('dnabert-s/model'), '--classifier', fixture('mlp/mlp_full_module.pth'), '--cache-dir', join(dir, 'cache')];
+const MODELS = fixtureModelFlags(join(dir, 'cache'));
 
 function predict(out: string, extra: string[]): Promise<{ code: number | null; stderr: string; threads: unknown }> {
   return new Promise((resolve, reject) => {

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixture, repoRoot, tempDir, tsxImport } from '../helpers.js';
+import { fixture, fixtureModelFlags, repoRoot, tempDir, tsxImport } from '../helpers.js';
 import { webgpuSkip } from './adapter.js';
 
 const skip = await webgpuSkip();
 const dir = tempDir('virnucpro-webgpu-predict-');
-const MODELS = ['--esm', fixture('esm2/fair-esm/esm2_t2_32_tiny.pt'), '--dnabert', fixture('dnabert-s/model'), '--classifier', fixture('mlp/mlp_full_module.pth'), '--cache-dir', join(dir, 'cache')];
+const MODELS = fixtureModelFlags(join(dir, 'cache'));
 
 /** Runs predict on the e2e fixture with `device`; returns the output directory. */
 function predict(device: string): Promise<string> {
