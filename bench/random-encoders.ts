@@ -5,6 +5,7 @@
  */
 import { memoryTensor, type TensorMap } from '../src/formats/tensor.js';
 import type { DnabertConfig, Esm2Config, LoadedModel } from '../src/models/config.js';
+import { dnabertSchema, esm2Schema, type ModelSchema } from '../src/models/schema.js';
 
 let seed = 12345;
 /** Restarts the generator (each benchmark row starts from its own seed, so rows do not depend on each other). */
@@ -21,7 +22,6 @@ export function randomTensor(shape: number[], scale: number): ReturnType<typeof 
   for (let i = 0; i < n; i++) a[i] = (rand() * 2 - 1) * scale;
   return memoryTensor('float32', shape, a);
 }
-const ones = (n: number) => memoryTensor('float32', [n], new Float32Array(n).fill(1));
 
 export interface Shape {
   name: string;
@@ -42,56 +42,38 @@ export const ESM_SHAPES: Shape[] = [
 ];
 export const DNABERT_SHAPE: Shape = { name: 'DNABERT-S (real shape)', layers: 12, dim: 768, heads: 12, ffn: 3072, vocab: 4096 };
 
-export function esmModel(s: Shape): LoadedModel<Esm2Config> {
+/** Random tensors for the entries VirNucPro reads, scaled so activations stay in range (timing does not depend on the values). */
+function randomWeights(schema: ModelSchema): TensorMap {
   const w: TensorMap = new Map();
-  const E = s.dim;
-  const sc = 1 / Math.sqrt(E);
-  w.set('embed_tokens.weight', randomTensor([s.vocab, E], 1));
-  for (let i = 0; i < s.layers; i++) {
-    const p = `layers.${i}`;
-    for (const k of ['q', 'k', 'v', 'out']) {
-      w.set(`${p}.self_attn.${k}_proj.weight`, randomTensor([E, E], sc));
-      w.set(`${p}.self_attn.${k}_proj.bias`, randomTensor([E], 0.01));
+  for (const spec of schema) {
+    if (spec.unused) continue;
+    const shape = [...spec.shape];
+    const n = shape.reduce((a, b) => a * b, 1);
+    switch (spec.role) {
+      case 'linear':
+        w.set(spec.name, randomTensor(shape, 1 / Math.sqrt(shape[1])));
+        break;
+      case 'norm-weight':
+        w.set(spec.name, memoryTensor('float32', shape, new Float32Array(n).fill(1)));
+        break;
+      case 'rotary-inv-freq': {
+        const hd = 2 * n;
+        w.set(spec.name, memoryTensor('float32', shape, Float32Array.from({ length: n }, (_, j) => 1 / 10000 ** ((2 * j) / hd))));
+        break;
+      }
+      default: // embeddings at unit scale; biases and the rest small
+        w.set(spec.name, randomTensor(shape, spec.role === 'embedding' ? 1 : 0.01));
     }
-    const hd = E / s.heads;
-    w.set(`${p}.self_attn.rot_emb.inv_freq`, memoryTensor('float32', [hd / 2], Float32Array.from({ length: hd / 2 }, (_, j) => 1 / 10000 ** ((2 * j) / hd))));
-    for (const ln of ['self_attn_layer_norm', 'final_layer_norm']) {
-      w.set(`${p}.${ln}.weight`, ones(E));
-      w.set(`${p}.${ln}.bias`, randomTensor([E], 0.01));
-    }
-    w.set(`${p}.fc1.weight`, randomTensor([s.ffn, E], sc));
-    w.set(`${p}.fc1.bias`, randomTensor([s.ffn], 0.01));
-    w.set(`${p}.fc2.weight`, randomTensor([E, s.ffn], 1 / Math.sqrt(s.ffn)));
-    w.set(`${p}.fc2.bias`, randomTensor([E], 0.01));
   }
-  w.set('emb_layer_norm_after.weight', ones(E));
-  w.set('emb_layer_norm_after.bias', randomTensor([E], 0.01));
-  const config: Esm2Config = { numLayers: s.layers, embedDim: E, numHeads: s.heads, ffnDim: s.ffn, vocabSize: s.vocab, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32 };
-  return { kind: 'esm2', format: 'random', config, weights: w, files: [] };
+  return w;
+}
+
+export function esmModel(s: Shape): LoadedModel<Esm2Config> {
+  const config: Esm2Config = { numLayers: s.layers, embedDim: s.dim, numHeads: s.heads, ffnDim: s.ffn, vocabSize: s.vocab, tokenDropout: true, layerNormEps: 1e-5, padIdx: 1, maskIdx: 32 };
+  return { kind: 'esm2', format: 'random', config, weights: randomWeights(esm2Schema(config)), files: [] };
 }
 
 export function dnabertModel(s: Shape): LoadedModel<DnabertConfig> {
-  const w: TensorMap = new Map();
-  const H = s.dim;
-  const sc = 1 / Math.sqrt(H);
-  w.set('embeddings.word_embeddings.weight', randomTensor([s.vocab, H], 1));
-  w.set('embeddings.token_type_embeddings.weight', randomTensor([2, H], 0.1));
-  w.set('embeddings.LayerNorm.weight', ones(H));
-  w.set('embeddings.LayerNorm.bias', randomTensor([H], 0.01));
-  for (let i = 0; i < s.layers; i++) {
-    const p = `encoder.layer.${i}`;
-    w.set(`${p}.attention.self.Wqkv.weight`, randomTensor([3 * H, H], sc));
-    w.set(`${p}.attention.self.Wqkv.bias`, randomTensor([3 * H], 0.01));
-    w.set(`${p}.attention.output.dense.weight`, randomTensor([H, H], sc));
-    w.set(`${p}.attention.output.dense.bias`, randomTensor([H], 0.01));
-    w.set(`${p}.mlp.gated_layers.weight`, randomTensor([2 * s.ffn, H], sc));
-    w.set(`${p}.mlp.wo.weight`, randomTensor([H, s.ffn], 1 / Math.sqrt(s.ffn)));
-    w.set(`${p}.mlp.wo.bias`, randomTensor([H], 0.01));
-    for (const ln of ['attention.output.LayerNorm', 'mlp.layernorm']) {
-      w.set(`${p}.${ln}.weight`, ones(H));
-      w.set(`${p}.${ln}.bias`, randomTensor([H], 0.01));
-    }
-  }
-  const config: DnabertConfig = { numLayers: s.layers, hiddenSize: H, numHeads: s.heads, intermediateSize: s.ffn, vocabSize: s.vocab, typeVocabSize: 2, layerNormEps: 1e-12 };
-  return { kind: 'dnabert-s', format: 'random', config, weights: w, files: [] };
+  const config: DnabertConfig = { numLayers: s.layers, hiddenSize: s.dim, numHeads: s.heads, intermediateSize: s.ffn, vocabSize: s.vocab, typeVocabSize: 2, layerNormEps: 1e-12 };
+  return { kind: 'dnabert-s', format: 'random', config, weights: randomWeights(dnabertSchema(config)), files: [] };
 }

@@ -5,6 +5,8 @@
  * generator itself never holds the checkpoint.
  */
 import type { LazyTensor, TensorMap } from '../../src/formats/tensor.js';
+import { canonicalToFairEsm, esm2Schema } from '../../src/models/schema.js';
+import { ESM_PAD_IDX } from '../../src/models/tokenizers/esm.js';
 
 /** A tensor of small deterministic values (fp16 or fp32), made on demand (never cached). */
 export function patternTensor(shape: number[], seed: number, dtype: 'float16' | 'float32'): LazyTensor {
@@ -25,30 +27,12 @@ export function patternTensor(shape: number[], seed: number, dtype: 'float16' | 
   };
 }
 
-/** fair-esm ESM-2 state_dict (names as in the real checkpoint, lm_head sharing embed_tokens). */
+/** fair-esm ESM-2 state_dict from the ESM-2 schema (names as in the real checkpoint, lm_head sharing embed_tokens). */
 export function esm2FairEsmState(layers: number, E: number, F: number, V: number, heads: number, dtype: 'float16' | 'float32'): TensorMap {
-  const m: TensorMap = new Map();
+  const made = new Map<string, LazyTensor>();
   let seed = 1;
-  const add = (name: string, shape: number[]): void => void m.set(`encoder.sentence_encoder.${name}`, patternTensor(shape, seed++, dtype));
-  add('embed_tokens.weight', [V, E]);
-  for (let i = 0; i < layers; i++) {
-    const p = `layers.${i}.`;
-    for (const proj of ['k_proj', 'v_proj', 'q_proj', 'out_proj']) {
-      add(`${p}self_attn.${proj}.weight`, [E, E]);
-      add(`${p}self_attn.${proj}.bias`, [E]);
-    }
-    add(`${p}self_attn.rot_emb.inv_freq`, [E / heads / 2]);
-    for (const ln of ['self_attn_layer_norm', 'final_layer_norm']) {
-      add(`${p}${ln}.weight`, [E]);
-      add(`${p}${ln}.bias`, [E]);
-    }
-    add(`${p}fc1.weight`, [F, E]);
-    add(`${p}fc1.bias`, [F]);
-    add(`${p}fc2.weight`, [E, F]);
-    add(`${p}fc2.bias`, [E]);
+  for (const spec of esm2Schema({ numLayers: layers, embedDim: E, ffnDim: F, vocabSize: V, numHeads: heads, padIdx: ESM_PAD_IDX })) {
+    made.set(spec.name, spec.role === 'tied' ? made.get(spec.tiedTo!)! : patternTensor([...spec.shape], seed++, dtype));
   }
-  add('emb_layer_norm_after.weight', [E]);
-  add('emb_layer_norm_after.bias', [E]);
-  m.set('encoder.lm_head.weight', m.get('encoder.sentence_encoder.embed_tokens.weight')!);
-  return m;
+  return new Map([...made].map(([name, t]) => [canonicalToFairEsm(name), t]));
 }

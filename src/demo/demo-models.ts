@@ -31,6 +31,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeTorchFile, writeTorchStateDict } from '../formats/pytorch/writer.js';
 import { writeSafetensors } from '../formats/safetensors.js';
+import { writeClassifierModule } from '../models/classifier-module.js';
 import { tempNameFor, writeFileAtomic } from '../util/atomic.js';
 import { resolveCacheDir } from '../util/cache-dir.js';
 import { UsageError } from '../util/errors.js';
@@ -189,7 +190,7 @@ async function writeSetInto(dir: string): Promise<void> {
   await writeSafetensors(join(dna, 'model.safetensors'), dnabertState());
   for (const [asset, name] of TOKENIZER_ASSETS) await writeFileAtomic(join(dna, name), await readFile(join(ASSETS, asset)));
   await writeFileAtomic(join(dna, FILES.readme), readme);
-  await writeTorchStateDict(join(dir, FILES.classifier), classifierWeights(), { layout: { kind: 'classifier-module', config: CLASSIFIER } });
+  await writeClassifierModule(join(dir, FILES.classifier), classifierWeights(), CLASSIFIER);
   await writeFileAtomic(join(dir, FILES.readme), readme);
 }
 

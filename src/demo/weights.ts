@@ -13,6 +13,17 @@ import { stateDictObject, type FairEsmArgs } from '../formats/pytorch/writer.js'
 import { PyDict } from '../formats/pytorch/pickle.js';
 import { memoryTensor, numel, type LazyTensor, type TensorMap } from '../formats/tensor.js';
 import type { ClassifierConfig } from '../models/config.js';
+import {
+  canonicalToFairEsm,
+  classifierSchema,
+  dnabertSchema,
+  esm2ContactRegressionSchema,
+  esm2Schema,
+  type DnabertShape,
+  type Esm2Shape,
+  type ModelSchema,
+  type TensorSpec,
+} from '../models/schema.js';
 import { ESM_PAD_IDX, ESM_VOCAB_SIZE } from '../models/tokenizers/esm.js';
 import { seededRandom } from '../util/random.js';
 
@@ -25,8 +36,8 @@ export const DEMO_VERSION = 'v1';
 /** ESM-2: fair-esm's ESM2 fixes the FFN at 4 x embed dim, so its own loader accepts this checkpoint. */
 export const ESM_ARGS: FairEsmArgs = { encoder_layers: 2, encoder_embed_dim: 32, encoder_ffn_embed_dim: 128, encoder_attention_heads: 4, token_dropout: true };
 /** DNABERT-S: 12 heads like the real model (non-power-of-two ALiBi slopes); the vocabulary is the real one. */
-const DNABERT = { layers: 2, hidden: 48, heads: 12, intermediate: 64, vocab: 4096, typeVocab: 2 };
-export const CLASSIFIER: ClassifierConfig = { inputDim: DNABERT.hidden + ESM_ARGS.encoder_embed_dim, hiddenDim: 16, numClasses: 2, bnEps: 1e-5 };
+const DNABERT: DnabertShape & { numHeads: number } = { numLayers: 2, hiddenSize: 48, numHeads: 12, intermediateSize: 64, vocabSize: 4096, typeVocabSize: 2 };
+export const CLASSIFIER: ClassifierConfig = { inputDim: DNABERT.hiddenSize + ESM_ARGS.encoder_embed_dim, hiddenDim: 16, numClasses: 2, bnEps: 1e-5 };
 /**
  * One seed per model. Measured on examples/example.fa with these seeds, the
  * random weights split the frames between both labels with no offset on any
@@ -78,10 +89,35 @@ class WeightMaker {
     return this.tensor([rows, dim], data);
   }
 
-  /** LayerNorm weight and bias far enough from (1, 0) to matter. */
-  layerNorm(map: TensorMap, prefix: string, dim: number): void {
-    map.set(`${prefix}.weight`, this.around([dim], 1, 0.5));
-    map.set(`${prefix}.bias`, this.around([dim], 0, 0.3));
+  /** The tensor for one schema entry; `made` holds the entries made so far (for tied ones). */
+  forSpec(spec: TensorSpec, made: ReadonlyMap<string, LazyTensor>, tuning: Tuning): LazyTensor {
+    const { shape } = spec;
+    switch (spec.role) {
+      case 'embedding':
+        return this.embedding(shape[0], shape[1], tuning.halfWidth ?? 1, spec.paddingRow);
+      case 'linear':
+        return this.linear(shape[0], shape[1], tuning.gain ?? 1);
+      case 'bias':
+        return this.around(shape, 0, 0.1);
+      // LayerNorm and BatchNorm parameters far enough from (1, 0) to matter.
+      case 'norm-weight':
+        return this.around(shape, 1, 0.5);
+      case 'norm-bias':
+        return this.around(shape, 0, 0.3);
+      case 'rotary-inv-freq':
+        return this.tensor(shape, esmInvFreq(2 * shape[0]));
+      case 'running-mean':
+        return this.around(shape, 0, 0.2);
+      case 'running-var':
+        return this.around(shape, 0.5, 0.25);
+      case 'step-count':
+        return memoryTensor('int64', [], new Uint8Array(new BigInt64Array([1000n]).buffer));
+      case 'tied': {
+        const t = made.get(spec.tiedTo ?? '');
+        if (!t) throw new Error(`demo weights: '${spec.name}' is tied to '${spec.tiedTo}', which comes later or not at all`);
+        return t; // one storage, as in the released files
+      }
+    }
   }
 }
 
@@ -92,46 +128,42 @@ function esmInvFreq(headDim: number): Float32Array {
   return out;
 }
 
-/** The fair-esm state_dict, in the order and with the names of a released checkpoint. */
+/** Per-tensor departures from the role's usual initialisation, by canonical name. */
+interface Tuning {
+  /** Half width of an embedding table's uniform values (default 1). */
+  halfWidth?: number;
+  /** Gain of a weight matrix (default 1). */
+  gain?: number;
+}
+
+/**
+ * One tensor per schema entry, drawn in schema order from the maker's stream
+ * (so the schema's order is part of the demo's bytes), keyed by `fileName` of
+ * the canonical name.
+ */
+function weightsFromSchema(schema: ModelSchema, w: WeightMaker, tuning: Record<string, Tuning> = {}, fileName = (name: string) => name): TensorMap {
+  const made = new Map<string, LazyTensor>();
+  for (const spec of schema) made.set(spec.name, w.forSpec(spec, made, tuning[spec.name] ?? {}));
+  return new Map([...made].map(([name, t]) => [fileName(name), t]));
+}
+
+const ESM_SHAPE: Esm2Shape = {
+  numLayers: ESM_ARGS.encoder_layers,
+  embedDim: ESM_ARGS.encoder_embed_dim,
+  numHeads: ESM_ARGS.encoder_attention_heads,
+  ffnDim: ESM_ARGS.encoder_ffn_embed_dim,
+  vocabSize: ESM_VOCAB_SIZE,
+  padIdx: ESM_PAD_IDX,
+};
+
+/** The fair-esm state_dict with the names of a released checkpoint (float16, LM head tied to embed_tokens). */
 export function esmState(): TensorMap {
-  const { encoder_layers: L, encoder_embed_dim: E, encoder_ffn_embed_dim: F, encoder_attention_heads: H } = ESM_ARGS;
-  const w = new WeightMaker(SEEDS.esm, 'float16');
-  const s: TensorMap = new Map();
-  const p = 'encoder.sentence_encoder.';
-  const embed = w.embedding(ESM_VOCAB_SIZE, E, 1, ESM_PAD_IDX);
-  s.set(`${p}embed_tokens.weight`, embed);
-  for (let i = 0; i < L; i++) {
-    const l = `${p}layers.${i}.`;
-    for (const proj of ['k_proj', 'v_proj', 'q_proj', 'out_proj']) {
-      s.set(`${l}self_attn.${proj}.weight`, w.linear(E, E));
-      s.set(`${l}self_attn.${proj}.bias`, w.around([E], 0, 0.1));
-    }
-    s.set(`${l}self_attn.rot_emb.inv_freq`, w.tensor([E / H / 2], esmInvFreq(E / H)));
-    w.layerNorm(s, `${l}self_attn_layer_norm`, E);
-    s.set(`${l}fc1.weight`, w.linear(F, E));
-    s.set(`${l}fc1.bias`, w.around([F], 0, 0.1));
-    s.set(`${l}fc2.weight`, w.linear(E, F));
-    s.set(`${l}fc2.bias`, w.around([E], 0, 0.1));
-    w.layerNorm(s, `${l}final_layer_norm`, E);
-  }
-  w.layerNorm(s, `${p}emb_layer_norm_after`, E);
-  // The masked-LM head: unused by VirNucPro, present in every released checkpoint (fair-esm loads strictly).
-  s.set('encoder.lm_head.bias', w.around([ESM_VOCAB_SIZE], 0, 0.1));
-  s.set('encoder.lm_head.dense.weight', w.linear(E, E));
-  s.set('encoder.lm_head.dense.bias', w.around([E], 0, 0.1));
-  w.layerNorm(s, 'encoder.lm_head.layer_norm', E);
-  s.set('encoder.lm_head.weight', embed); // tied: one storage, as in the released files
-  return s;
+  return weightsFromSchema(esm2Schema(ESM_SHAPE), new WeightMaker(SEEDS.esm, 'float16'), {}, canonicalToFairEsm);
 }
 
 /** `{"model": OrderedDict(contact_head.regression.*)}` in float32, as fair-esm ships it. */
 export function esmContactRegression(): PyDict {
-  const { encoder_layers: L, encoder_attention_heads: H } = ESM_ARGS;
-  const w = new WeightMaker(SEEDS.esm + 1, 'float32');
-  const state: TensorMap = new Map([
-    ['contact_head.regression.weight', w.linear(1, L * H)],
-    ['contact_head.regression.bias', w.around([1], 0, 0.1)],
-  ]);
+  const state = weightsFromSchema(esm2ContactRegressionSchema(ESM_SHAPE), new WeightMaker(SEEDS.esm + 1, 'float32'));
   const root = new PyDict();
   root.set('model', stateDictObject(state));
   return root;
@@ -139,26 +171,9 @@ export function esmContactRegression(): PyDict {
 
 /** DNABERT-S BertModel tensors (no prefix), sorted by name as `save_pretrained` writes safetensors. */
 export function dnabertState(): TensorMap {
-  const { layers, hidden: Hd, intermediate: I, vocab, typeVocab } = DNABERT;
-  const w = new WeightMaker(SEEDS.dnabert, 'float32');
-  const s: TensorMap = new Map();
-  s.set('embeddings.word_embeddings.weight', w.embedding(vocab, Hd, 1));
-  s.set('embeddings.token_type_embeddings.weight', w.embedding(typeVocab, Hd, 0.2));
-  w.layerNorm(s, 'embeddings.LayerNorm', Hd);
-  for (let i = 0; i < layers; i++) {
-    const l = `encoder.layer.${i}.`;
-    s.set(`${l}attention.self.Wqkv.weight`, w.linear(3 * Hd, Hd));
-    s.set(`${l}attention.self.Wqkv.bias`, w.around([3 * Hd], 0, 0.1));
-    s.set(`${l}attention.output.dense.weight`, w.linear(Hd, Hd));
-    s.set(`${l}attention.output.dense.bias`, w.around([Hd], 0, 0.1));
-    w.layerNorm(s, `${l}attention.output.LayerNorm`, Hd);
-    s.set(`${l}mlp.gated_layers.weight`, w.linear(2 * I, Hd));
-    s.set(`${l}mlp.wo.weight`, w.linear(Hd, I));
-    s.set(`${l}mlp.wo.bias`, w.around([Hd], 0, 0.1));
-    w.layerNorm(s, `${l}mlp.layernorm`, Hd);
-  }
-  s.set('pooler.dense.weight', w.linear(Hd, Hd));
-  s.set('pooler.dense.bias', w.around([Hd], 0, 0.1));
+  const s = weightsFromSchema(dnabertSchema(DNABERT), new WeightMaker(SEEDS.dnabert, 'float32'), {
+    'embeddings.token_type_embeddings.weight': { halfWidth: 0.2 },
+  });
   return new Map([...s].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
@@ -179,38 +194,27 @@ export function dnabertConfigJson(): string {
     gradient_checkpointing: false,
     hidden_act: 'gelu',
     hidden_dropout_prob: 0.1,
-    hidden_size: DNABERT.hidden,
+    hidden_size: DNABERT.hiddenSize,
     initializer_range: 0.02,
-    intermediate_size: DNABERT.intermediate,
+    intermediate_size: DNABERT.intermediateSize,
     layer_norm_eps: 1e-12,
     max_position_embeddings: 512,
     model_type: 'bert',
-    num_attention_heads: DNABERT.heads,
-    num_hidden_layers: DNABERT.layers,
+    num_attention_heads: DNABERT.numHeads,
+    num_hidden_layers: DNABERT.numLayers,
     pad_token_id: 0,
     position_embedding_type: 'absolute',
     torch_dtype: 'float32',
     transformers_version: '4.28.0',
-    type_vocab_size: DNABERT.typeVocab,
+    type_vocab_size: DNABERT.typeVocabSize,
     use_cache: true,
-    vocab_size: DNABERT.vocab,
+    vocab_size: DNABERT.vocabSize,
   };
   return JSON.stringify(config, null, 2) + '\n';
 }
 
 /** MLPClassifier weights (canonical names); BatchNorm running statistics as after training. */
 export function classifierWeights(): TensorMap {
-  const { inputDim, hiddenDim, numClasses } = CLASSIFIER;
-  const w = new WeightMaker(SEEDS.classifier, 'float32');
-  const s: TensorMap = new Map();
-  s.set('hidden_layer.weight', w.linear(hiddenDim, inputDim));
-  s.set('hidden_layer.bias', w.around([hiddenDim], 0, 0.1));
-  w.layerNorm(s, 'bn1', hiddenDim);
-  s.set('bn1.running_mean', w.around([hiddenDim], 0, 0.2));
-  s.set('bn1.running_var', w.around([hiddenDim], 0.5, 0.25));
-  s.set('bn1.num_batches_tracked', memoryTensor('int64', [], new Uint8Array(new BigInt64Array([1000n]).buffer)));
-  s.set('output_layer.weight', w.linear(numClasses, hiddenDim, 2));
   // No offset on the virus logit: with these seeds the random weights alone split the example's frames (see SEEDS).
-  s.set('output_layer.bias', w.around([numClasses], 0, 0.1));
-  return s;
+  return weightsFromSchema(classifierSchema(CLASSIFIER), new WeightMaker(SEEDS.classifier, 'float32'), { 'output_layer.weight': { gain: 2 } });
 }

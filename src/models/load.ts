@@ -22,6 +22,7 @@ import { isModuleObject, moduleStateDict, submodule } from '../formats/pytorch/m
 import { memoryTensor, type DType, type LazyTensor, type TensorMap } from '../formats/tensor.js';
 import type { ClassifierConfig, DnabertConfig, Esm2Config, LoadedModel } from './config.js';
 import { ESM_MASK_IDX, ESM_PAD_IDX } from './tokenizers/esm.js';
+import { canonicalToFairEsm, canonicalToHfEsm, classifierSchema, dnabertSchema, esm2Schema, fairEsmToCanonical, hfEsmToCanonical, type ModelSchema } from './schema.js';
 
 const FLOAT_DTYPES: ReadonlySet<DType> = new Set(['float16', 'bfloat16', 'float32', 'float64']);
 
@@ -36,6 +37,23 @@ function sourceNames(guess?: (canonical: string) => string): SourceNames {
 
 function fileKey(sources: SourceNames, name: string): string {
   return sources.get(name) ?? sources.guess?.(name) ?? name;
+}
+
+/**
+ * A file's tensors under their canonical names (those `toCanonical` maps to
+ * undefined are dropped), remembering each one's key in the file; `guess`
+ * names a missing tensor as the file would have it.
+ */
+function canonicalWeights(raw: TensorMap, toCanonical: (key: string) => string | undefined, guess: (canonical: string) => string): { weights: TensorMap; sources: SourceNames } {
+  const weights: TensorMap = new Map();
+  const sources = sourceNames(guess);
+  for (const [k, t] of raw) {
+    const name = toCanonical(k);
+    if (name === undefined) continue;
+    weights.set(name, t);
+    sources.set(name, k);
+  }
+  return { weights, sources };
 }
 
 // ---------------------------------------------------------------------------
@@ -116,21 +134,17 @@ function isDirectory(path: string): boolean {
 // ---------------------------------------------------------------------------
 // Validation
 
-interface Expected {
-  name: string;
-  shape: readonly number[];
-  /** Optional tensors are checked when present. */
-  optional?: boolean;
-}
-
-/** Checks presence, shape and dtype of every expected tensor; errors name the file and the key. */
-function validate(file: string, weights: TensorMap, sources: SourceNames, expected: Expected[], model: string): void {
-  for (const e of expected) {
+/**
+ * Checks presence, shape and dtype of every tensor the schema says VirNucPro
+ * reads (heads it does not use are not checked); errors name the file and the key.
+ */
+function validate(file: string, weights: TensorMap, sources: SourceNames, schema: ModelSchema, model: string): void {
+  for (const e of schema) {
+    if (e.unused) continue;
     const t = weights.get(e.name);
     const key = fileKey(sources, e.name);
     const label = key === e.name ? `'${key}'` : `'${key}' (${e.name})`;
     if (!t) {
-      if (e.optional) continue;
       throw new InputError(`${file}: ${model} weights are missing tensor ${label}, expected shape [${e.shape.join(', ')}]`);
     }
     if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i])) {
@@ -157,6 +171,17 @@ function shapeOf(weights: TensorMap, name: string, file: string, model: string, 
   const t = weights.get(name);
   if (!t) throw new InputError(`${file}: ${model} weights are missing tensor '${fileKey(sources, name)}'`);
   return t.shape;
+}
+
+/** The sizes every BERT-style Hugging Face config.json gives (ESM-2's and DNABERT-S's), each a positive integer. */
+function hfSizes(json: Record<string, unknown>, configPath: string): { numLayers: number; hidden: number; numHeads: number; intermediate: number; vocabSize: number } {
+  return {
+    numLayers: positiveInt(json.num_hidden_layers, 'num_hidden_layers', configPath),
+    hidden: positiveInt(json.hidden_size, 'hidden_size', configPath),
+    numHeads: positiveInt(json.num_attention_heads, 'num_attention_heads', configPath),
+    intermediate: positiveInt(json.intermediate_size, 'intermediate_size', configPath),
+    vocabSize: positiveInt(json.vocab_size, 'vocab_size', configPath),
+  };
 }
 
 function positiveInt(v: unknown, field: string, file: string): number {
@@ -188,91 +213,6 @@ function roundToHalf(x: number): number {
   return Math.round(x / ulp) * ulp;
 }
 
-function esm2Expected(c: Esm2Config): Expected[] {
-  const E = c.embedDim;
-  const F = c.ffnDim;
-  const hd = E / c.numHeads;
-  const ex: Expected[] = [
-    { name: 'embed_tokens.weight', shape: [c.vocabSize, E] },
-    { name: 'emb_layer_norm_after.weight', shape: [E] },
-    { name: 'emb_layer_norm_after.bias', shape: [E] },
-  ];
-  for (let i = 0; i < c.numLayers; i++) {
-    const p = `layers.${i}.`;
-    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
-      ex.push({ name: `${p}self_attn.${proj}.weight`, shape: [E, E] }, { name: `${p}self_attn.${proj}.bias`, shape: [E] });
-    }
-    ex.push(
-      { name: `${p}self_attn.rot_emb.inv_freq`, shape: [hd / 2] },
-      { name: `${p}self_attn_layer_norm.weight`, shape: [E] },
-      { name: `${p}self_attn_layer_norm.bias`, shape: [E] },
-      { name: `${p}fc1.weight`, shape: [F, E] },
-      { name: `${p}fc1.bias`, shape: [F] },
-      { name: `${p}fc2.weight`, shape: [E, F] },
-      { name: `${p}fc2.bias`, shape: [E] },
-      { name: `${p}final_layer_norm.weight`, shape: [E] },
-      { name: `${p}final_layer_norm.bias`, shape: [E] },
-    );
-  }
-  return ex;
-}
-
-/** fair-esm's `re.sub("^encoder.sentence_encoder.|encoder.", "", key)` for real keys: strip either prefix. */
-function fairEsmCanonical(key: string): string {
-  if (key.startsWith('encoder.sentence_encoder.')) return key.slice('encoder.sentence_encoder.'.length);
-  if (key.startsWith('encoder.')) return key.slice('encoder.'.length);
-  return key;
-}
-
-/** Hugging Face EsmModel names (without `esm.`) -> fair-esm canonical names. */
-function hfEsmCanonical(key: string): string | undefined {
-  const layer = /^encoder\.layer\.(\d+)\.(.+)$/.exec(key);
-  if (layer) {
-    const [, i, rest] = layer;
-    const map: Record<string, string> = {
-      'attention.self.query': 'self_attn.q_proj',
-      'attention.self.key': 'self_attn.k_proj',
-      'attention.self.value': 'self_attn.v_proj',
-      'attention.output.dense': 'self_attn.out_proj',
-      'attention.LayerNorm': 'self_attn_layer_norm',
-      'intermediate.dense': 'fc1',
-      'output.dense': 'fc2',
-      LayerNorm: 'final_layer_norm',
-    };
-    if (rest === 'attention.self.rotary_embeddings.inv_freq') return `layers.${i}.self_attn.rot_emb.inv_freq`;
-    const dot = rest.lastIndexOf('.');
-    const mod = map[rest.slice(0, dot)];
-    return mod ? `layers.${i}.${mod}${rest.slice(dot)}` : undefined;
-  }
-  if (key === 'embeddings.word_embeddings.weight') return 'embed_tokens.weight';
-  if (key.startsWith('encoder.emb_layer_norm_after.')) return key.slice('encoder.'.length);
-  if (key.startsWith('contact_head.')) return key;
-  return undefined;
-}
-
-/** The inverse of hfEsmCanonical, for naming missing tensors the way the file would. */
-function canonicalToHfEsm(name: string): string {
-  const layer = /^layers\.(\d+)\.(.+)\.(weight|bias|inv_freq)$/.exec(name);
-  if (layer) {
-    const [, i, mod, leaf] = layer;
-    const map: Record<string, string> = {
-      'self_attn.q_proj': 'attention.self.query',
-      'self_attn.k_proj': 'attention.self.key',
-      'self_attn.v_proj': 'attention.self.value',
-      'self_attn.out_proj': 'attention.output.dense',
-      'self_attn.rot_emb': 'attention.self.rotary_embeddings',
-      self_attn_layer_norm: 'attention.LayerNorm',
-      fc1: 'intermediate.dense',
-      fc2: 'output.dense',
-      final_layer_norm: 'LayerNorm',
-    };
-    return `encoder.layer.${i}.${map[mod] ?? mod}.${leaf}`;
-  }
-  if (name === 'embed_tokens.weight') return 'embeddings.word_embeddings.weight';
-  if (name.startsWith('emb_layer_norm_after.')) return `encoder.${name}`;
-  return name;
-}
-
 function esm2Defaults(): Pick<Esm2Config, 'layerNormEps' | 'padIdx' | 'maskIdx'> {
   return { layerNormEps: 1e-5, padIdx: ESM_PAD_IDX, maskIdx: ESM_MASK_IDX };
 }
@@ -300,13 +240,7 @@ async function loadFairEsm(path: string): Promise<LoadedModel<Esm2Config>> {
   const ns = cfg instanceof PyDict ? cfg.get('model') : undefined;
   if (!(ns instanceof PyObject)) throw new InputError(`${path}: fair-esm checkpoint has no cfg['model'] Namespace`);
   const a = ns.attrs;
-  const weights: TensorMap = new Map();
-  const sources = sourceNames((n) => `encoder.sentence_encoder.${n}`);
-  for (const [k, t] of tensorsOf(root.get('model') as PyDict)) {
-    const name = fairEsmCanonical(k);
-    weights.set(name, t);
-    sources.set(name, k);
-  }
+  const { weights, sources } = canonicalWeights(tensorsOf(root.get('model') as PyDict), fairEsmToCanonical, canonicalToFairEsm);
   const embed = shapeOf(weights, 'embed_tokens.weight', path, 'ESM-2', sources);
   const embedDim = positiveInt(a.encoder_embed_dim, "cfg['model'].encoder_embed_dim", path);
   const fc1 = weights.get('layers.0.fc1.weight');
@@ -320,7 +254,7 @@ async function loadFairEsm(path: string): Promise<LoadedModel<Esm2Config>> {
     ...esm2Defaults(),
   };
   checkEsm2Consistency(path, config, weights);
-  validate(path, weights, sources, esm2Expected(config), 'ESM-2');
+  validate(path, weights, sources, esm2Schema(config), 'ESM-2');
   return { kind: 'esm2', format: 'fair-esm checkpoint', config, weights, files: [path] };
 }
 
@@ -342,22 +276,18 @@ export async function loadHfEsm(dir: string, weightFiles?: readonly string[]): P
   const files = weightFiles ? [...weightFiles] : await hfWeightFiles(dir);
   const raw = await readHfWeights(files);
   const prefix = raw.has('esm.embeddings.word_embeddings.weight') ? 'esm.' : '';
-  const weights: TensorMap = new Map();
-  const sources = sourceNames((n) => `${prefix}${canonicalToHfEsm(n)}`);
-  for (const [k, t] of raw) {
-    let name: string | undefined;
-    if (k.startsWith(prefix)) name = hfEsmCanonical(k.slice(prefix.length));
-    if (!name && k.startsWith('lm_head.')) name = k === 'lm_head.decoder.weight' ? 'lm_head.weight' : k;
-    if (!name) continue;
-    weights.set(name, t);
-    sources.set(name, k);
-  }
+  const { weights, sources } = canonicalWeights(
+    raw,
+    (k) => (k.startsWith(prefix) ? hfEsmToCanonical(k.slice(prefix.length)) : undefined) ?? (k === 'lm_head.decoder.weight' ? 'lm_head.weight' : k.startsWith('lm_head.') ? k : undefined),
+    (n) => `${prefix}${canonicalToHfEsm(n)}`,
+  );
+  const sizes = hfSizes(json, configPath);
   const config: Esm2Config = {
-    numLayers: positiveInt(json.num_hidden_layers, 'num_hidden_layers', configPath),
-    embedDim: positiveInt(json.hidden_size, 'hidden_size', configPath),
-    numHeads: positiveInt(json.num_attention_heads, 'num_attention_heads', configPath),
-    ffnDim: positiveInt(json.intermediate_size, 'intermediate_size', configPath),
-    vocabSize: positiveInt(json.vocab_size, 'vocab_size', configPath),
+    numLayers: sizes.numLayers,
+    embedDim: sizes.hidden,
+    numHeads: sizes.numHeads,
+    ffnDim: sizes.intermediate,
+    vocabSize: sizes.vocabSize,
     tokenDropout: json.token_dropout === undefined ? true : Boolean(json.token_dropout),
     ...esm2Defaults(),
     layerNormEps: typeof json.layer_norm_eps === 'number' ? json.layer_norm_eps : 1e-5,
@@ -372,7 +302,7 @@ export async function loadHfEsm(dir: string, weightFiles?: readonly string[]): P
     const name = `layers.${i}.self_attn.rot_emb.inv_freq`;
     if (!weights.has(name)) weights.set(name, fp16RoundedInvFreq(hd));
   }
-  validate(file, weights, sources, esm2Expected(config), 'ESM-2');
+  validate(file, weights, sources, esm2Schema(config), 'ESM-2');
   return { kind: 'esm2', format: 'hf directory', config, weights, files: [configPath, ...files] };
 }
 
@@ -383,34 +313,6 @@ export async function loadEsm2(path: string): Promise<LoadedModel<Esm2Config>> {
 
 // ---------------------------------------------------------------------------
 // DNABERT-S
-
-function dnabertExpected(c: DnabertConfig): Expected[] {
-  const H = c.hiddenSize;
-  const I = c.intermediateSize;
-  const ex: Expected[] = [
-    { name: 'embeddings.word_embeddings.weight', shape: [c.vocabSize, H] },
-    { name: 'embeddings.token_type_embeddings.weight', shape: [c.typeVocabSize, H] },
-    { name: 'embeddings.LayerNorm.weight', shape: [H] },
-    { name: 'embeddings.LayerNorm.bias', shape: [H] },
-  ];
-  for (let i = 0; i < c.numLayers; i++) {
-    const p = `encoder.layer.${i}.`;
-    ex.push(
-      { name: `${p}attention.self.Wqkv.weight`, shape: [3 * H, H] },
-      { name: `${p}attention.self.Wqkv.bias`, shape: [3 * H] },
-      { name: `${p}attention.output.dense.weight`, shape: [H, H] },
-      { name: `${p}attention.output.dense.bias`, shape: [H] },
-      { name: `${p}attention.output.LayerNorm.weight`, shape: [H] },
-      { name: `${p}attention.output.LayerNorm.bias`, shape: [H] },
-      { name: `${p}mlp.gated_layers.weight`, shape: [2 * I, H] },
-      { name: `${p}mlp.wo.weight`, shape: [H, I] },
-      { name: `${p}mlp.wo.bias`, shape: [H] },
-      { name: `${p}mlp.layernorm.weight`, shape: [H] },
-      { name: `${p}mlp.layernorm.bias`, shape: [H] },
-    );
-  }
-  return ex;
-}
 
 /**
  * DNABERT-S from a Hugging Face directory; a leading `bert.` / `dnabert2.`-style
@@ -426,20 +328,14 @@ export async function loadDnabert(dir: string, weightFiles?: readonly string[]):
   const anchor = [...raw.keys()].find((k) => k.endsWith('embeddings.word_embeddings.weight'));
   if (anchor === undefined) throw new InputError(`${file}: DNABERT-S weights are missing tensor 'embeddings.word_embeddings.weight'`);
   const prefix = anchor.slice(0, anchor.length - 'embeddings.word_embeddings.weight'.length);
-  const weights: TensorMap = new Map();
-  const sources = sourceNames((n) => `${prefix}${n}`);
-  for (const [k, t] of raw) {
-    if (!k.startsWith(prefix)) continue;
-    const name = k.slice(prefix.length);
-    weights.set(name, t);
-    sources.set(name, k);
-  }
+  const { weights, sources } = canonicalWeights(raw, (k) => (k.startsWith(prefix) ? k.slice(prefix.length) : undefined), (n) => `${prefix}${n}`);
+  const sizes = hfSizes(json, configPath);
   const config: DnabertConfig = {
-    numLayers: positiveInt(json.num_hidden_layers, 'num_hidden_layers', configPath),
-    hiddenSize: positiveInt(json.hidden_size, 'hidden_size', configPath),
-    numHeads: positiveInt(json.num_attention_heads, 'num_attention_heads', configPath),
-    intermediateSize: positiveInt(json.intermediate_size, 'intermediate_size', configPath),
-    vocabSize: positiveInt(json.vocab_size, 'vocab_size', configPath),
+    numLayers: sizes.numLayers,
+    hiddenSize: sizes.hidden,
+    numHeads: sizes.numHeads,
+    intermediateSize: sizes.intermediate,
+    vocabSize: sizes.vocabSize,
     typeVocabSize: json.type_vocab_size === undefined ? 2 : positiveInt(json.type_vocab_size, 'type_vocab_size', configPath),
     layerNormEps: typeof json.layer_norm_eps === 'number' ? json.layer_norm_eps : 1e-12,
     // alibi_starting_size is not read: the graph builds the ALiBi bias for each batch's length.
@@ -454,27 +350,13 @@ export async function loadDnabert(dir: string, weightFiles?: readonly string[]):
   if (present !== config.numLayers) {
     throw new InputError(`${file}: config.json says ${config.numLayers} layers but the weights hold ${present}`);
   }
-  validate(file, weights, sources, dnabertExpected(config), 'DNABERT-S');
+  validate(file, weights, sources, dnabertSchema(config), 'DNABERT-S');
   const tokenizer = join(dir, 'tokenizer.json');
   return { kind: 'dnabert-s', format: 'hf directory', config, weights, files: [configPath, ...files, ...(existsSync(tokenizer) ? [tokenizer] : [])] };
 }
 
 // ---------------------------------------------------------------------------
 // VirNucPro classifier
-
-function classifierExpected(c: ClassifierConfig): Expected[] {
-  const H = c.hiddenDim;
-  return [
-    { name: 'hidden_layer.weight', shape: [H, c.inputDim] },
-    { name: 'hidden_layer.bias', shape: [H] },
-    { name: 'bn1.weight', shape: [H] },
-    { name: 'bn1.bias', shape: [H] },
-    { name: 'bn1.running_mean', shape: [H] },
-    { name: 'bn1.running_var', shape: [H] },
-    { name: 'output_layer.weight', shape: [c.numClasses, H] },
-    { name: 'output_layer.bias', shape: [c.numClasses] },
-  ];
-}
 
 /** The VirNucPro MLPClassifier from a whole-module pickle or a state_dict (.pth / .safetensors). */
 export async function loadClassifier(path: string): Promise<LoadedModel<ClassifierConfig>> {
@@ -502,6 +384,6 @@ export async function loadClassifier(path: string): Promise<LoadedModel<Classifi
     throw new InputError(`${path}: classifier tensors 'hidden_layer.weight' and 'output_layer.weight' must be matrices`);
   }
   const config: ClassifierConfig = { inputDim: hidden[1], hiddenDim: hidden[0], numClasses: out[0], bnEps };
-  validate(path, weights, none, classifierExpected(config), 'classifier');
+  validate(path, weights, none, classifierSchema(config), 'classifier');
   return { kind: 'classifier', format, config, weights, files: [path] };
 }

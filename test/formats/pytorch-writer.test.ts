@@ -79,23 +79,3 @@ test('fair-esm layout: what we write loads as the same ESM-2', async () => {
   for (const [k, t] of a.weights) assert.deepEqual(await b.weights.get(k)!.bytes(), await t.bytes(), k);
 });
 
-test('classifier whole-module layout: same structure and weights as torch.save(model)', async () => {
-  const ref = await loadClassifier(fixture('mlp/mlp_full_module.pth'));
-  const path = join(tempDir(), '500_model.pth');
-  await writeTorchStateDict(path, ref.weights, { layout: { kind: 'classifier-module', config: ref.config } });
-  const back = await loadClassifier(path);
-  assert.equal(back.format, 'whole-module pickle (__main__.MLPClassifier)');
-  assert.deepEqual(back.config, ref.config);
-  assert.deepEqual([...back.weights.keys()], [...ref.weights.keys()]);
-  for (const [k, t] of ref.weights) assert.deepEqual(await back.weights.get(k)!.bytes(), await t.bytes(), k);
-  const ours = (await readTorchFile(path)).root as PyObject;
-  const theirs = (await readTorchFile(fixture('mlp/mlp_full_module.pth'))).root as PyObject;
-  assert.deepEqual(Object.keys(ours.attrs), Object.keys(theirs.attrs));
-  for (const name of ['hidden_layer', 'bn1', 'output_layer', 'dropout']) {
-    const o = (ours.attrs._modules as PyDict).get(name) as PyObject;
-    const t = (theirs.attrs._modules as PyDict).get(name) as PyObject;
-    assert.equal(o.className, t.className, name);
-    assert.deepEqual(Object.keys(o.attrs).sort(), Object.keys(t.attrs).sort(), name);
-  }
-  assert.deepEqual([...moduleStateDict(ours).keys()], [...moduleStateDict(theirs).keys()]);
-});

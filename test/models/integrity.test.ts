@@ -14,6 +14,7 @@ import { checkTokenizerFile, loadDnaTokenizer } from '../../src/models/tokenizer
 import { readZipDirectory } from '../../src/formats/pytorch/zip.js';
 import { readTorchFile, TorchTensor } from '../../src/formats/pytorch/checkpoint.js';
 import { writeTorchStateDict } from '../../src/formats/pytorch/writer.js';
+import { writeClassifierModule } from '../../src/models/classifier-module.js';
 import { writeSafetensors } from '../../src/formats/safetensors.js';
 import { firstNonFinite } from '../../src/formats/onnx/writer.js';
 import { memoryTensor, readFloat32, type TensorMap } from '../../src/formats/tensor.js';
@@ -54,7 +55,7 @@ async function writeClassifier(path: string, bias = 0): Promise<void> {
   const weights: TensorMap = new Map(model.weights);
   const b = await readFloat32(weights.get('output_layer.bias')!);
   weights.set('output_layer.bias', memoryTensor('float32', [b.length], b.map((x) => x + bias)));
-  await writeTorchStateDict(path, weights, { layout: { kind: 'classifier-module', config: model.config } });
+  await writeClassifierModule(path, weights, model.config);
 }
 
 async function prepareBundle(out: string, classifier: string): Promise<void> {

@@ -10,14 +10,13 @@
  * its final name only once complete (AtomicFileWriter).
  *
  * Layouts: a plain state_dict (OrderedDict), fair-esm's
- * `{"model": OrderedDict, "cfg": {"model": argparse.Namespace}}`, and the
- * VirNucPro classifier as a whole-module pickle (`__main__.MLPClassifier`).
+ * `{"model": OrderedDict, "cfg": {"model": argparse.Namespace}}`, and
+ * any nn.Module tree as a whole-module pickle (torchModuleObject).
  */
 import { basename, extname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { AtomicFileWriter } from '../../util/atomic.js';
 import { DTYPE_BYTES, numel, type LazyTensor, type TensorMap } from '../tensor.js';
-import type { ClassifierConfig } from '../../models/config.js';
 import { PyDict, PyObject } from './pickle.js';
 import { PyFloat, PyParameter, picklePy } from './pickler.js';
 
@@ -223,17 +222,29 @@ export function fairEsmCheckpointObject(state: TensorMap, args: FairEsmArgs): Py
   return root;
 }
 
-function moduleObject(className: string, training: boolean, parameters: Array<[string, LazyTensor]>, buffers: Array<[string, LazyTensor]>, children: Array<[string, PyObject]>, extra: Record<string, unknown>): PyObject {
-  const m = new PyObject(className);
+/** The parts of one `torch.nn.Module` as `torch.save(model)` pickles it. */
+export interface TorchModuleParts {
+  /** The module's class, e.g. `torch.nn.modules.linear.Linear`. */
+  className: string;
+  parameters?: Array<[string, LazyTensor]>;
+  buffers?: Array<[string, LazyTensor]>;
+  children?: Array<[string, PyObject]>;
+  /** The module's own attributes (in_features, eps, …). */
+  attributes?: Record<string, unknown>;
+}
+
+/** An nn.Module object in eval mode with torch 1.13's attribute set, its parameters wrapped as `Parameter`s. */
+export function torchModuleObject(parts: TorchModuleParts): PyObject {
+  const m = new PyObject(parts.className);
   const od = (): PyDict => new PyDict('collections.OrderedDict');
   const params = od();
-  for (const [k, t] of parameters) params.set(k, new PyParameter(t));
+  for (const [k, t] of parts.parameters ?? []) params.set(k, new PyParameter(t));
   const bufs = od();
-  for (const [k, t] of buffers) bufs.set(k, t);
+  for (const [k, t] of parts.buffers ?? []) bufs.set(k, t);
   const mods = od();
-  for (const [k, c] of children) mods.set(k, c);
+  for (const [k, c] of parts.children ?? []) mods.set(k, c);
   Object.assign(m.attrs, {
-    training,
+    training: false,
     _parameters: params,
     _buffers: bufs,
     _non_persistent_buffers_set: new Set(),
@@ -245,57 +256,19 @@ function moduleObject(className: string, training: boolean, parameters: Array<[s
     _load_state_dict_pre_hooks: od(),
     _load_state_dict_post_hooks: od(),
     _modules: mods,
-    ...extra,
+    ...parts.attributes,
   });
   return m;
 }
 
-/**
- * The VirNucPro MLPClassifier as `torch.save(model)` pickles it (eval mode,
- * torch 1.13 attribute set): hidden_layer (Linear), bn1 (BatchNorm1d),
- * output_layer (Linear), dropout (Dropout). `weights` uses the canonical
- * classifier names; bn1.num_batches_tracked defaults to 0.
- */
-export function classifierModuleObject(weights: TensorMap, config: ClassifierConfig, numBatchesTracked?: LazyTensor): PyObject {
-  const w = (k: string): LazyTensor => {
-    const t = weights.get(k);
-    if (!t) throw new Error(`classifier weights lack '${k}'`);
-    return t;
-  };
-  const tracked = numBatchesTracked ?? weights.get('bn1.num_batches_tracked') ?? {
-    dtype: 'int64' as const,
-    shape: [],
-    bytes: async () => new Uint8Array(8),
-  };
-  const linear = (p: string, inF: number, outF: number): PyObject =>
-    moduleObject('torch.nn.modules.linear.Linear', false, [['weight', w(`${p}.weight`)], ['bias', w(`${p}.bias`)]], [], [], { in_features: inF, out_features: outF });
-  const bn = moduleObject(
-    'torch.nn.modules.batchnorm.BatchNorm1d',
-    false,
-    [['weight', w('bn1.weight')], ['bias', w('bn1.bias')]],
-    [['running_mean', w('bn1.running_mean')], ['running_var', w('bn1.running_var')], ['num_batches_tracked', tracked]],
-    [],
-    { num_features: config.hiddenDim, eps: new PyFloat(config.bnEps), momentum: new PyFloat(0.1), affine: true, track_running_stats: true },
-  );
-  const dropout = moduleObject('torch.nn.modules.dropout.Dropout', false, [], [], [], { p: new PyFloat(0.5), inplace: false });
-  return moduleObject('__main__.MLPClassifier', false, [], [], [
-    ['hidden_layer', linear('hidden_layer', config.inputDim, config.hiddenDim)],
-    ['bn1', bn],
-    ['output_layer', linear('output_layer', config.hiddenDim, config.numClasses)],
-    ['dropout', dropout],
-  ], {});
-}
-
-export type TorchLayout =
-  | { kind: 'state_dict' }
-  | { kind: 'fair-esm'; args: FairEsmArgs }
-  | { kind: 'classifier-module'; config: ClassifierConfig };
+export type TorchLayout = { kind: 'state_dict' } | { kind: 'fair-esm'; args: FairEsmArgs };
 
 /**
  * Writes tensors as a torch checkpoint in one of the layouts users have:
- * a state_dict (default), a fair-esm checkpoint (entries use fair-esm's own
- * names, e.g. `encoder.sentence_encoder.layers.0.fc1.weight`), or the
- * classifier's whole-module pickle (entries use the canonical names).
+ * a state_dict (default) or a fair-esm checkpoint (entries use fair-esm's own
+ * names, e.g. `encoder.sentence_encoder.layers.0.fc1.weight`). A whole-module
+ * pickle is writeTorchFile of a torchModuleObject tree (the classifier's:
+ * models/classifier-module.ts).
  */
 export async function writeTorchStateDict(
   path: string,
@@ -303,11 +276,6 @@ export async function writeTorchStateDict(
   options: WriteTorchOptions & { layout?: TorchLayout } = {},
 ): Promise<void> {
   const layout = options.layout ?? { kind: 'state_dict' };
-  const root =
-    layout.kind === 'fair-esm'
-      ? fairEsmCheckpointObject(entries, layout.args)
-      : layout.kind === 'classifier-module'
-        ? classifierModuleObject(entries, layout.config)
-        : stateDictObject(entries);
+  const root = layout.kind === 'fair-esm' ? fairEsmCheckpointObject(entries, layout.args) : stateDictObject(entries);
   await writeTorchFile(path, root, options);
 }
