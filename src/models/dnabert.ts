@@ -1,6 +1,6 @@
 /**
- * DNABERT-S (DNABERT-2 / MosaicBERT `bert_layers.BertModel`, pure-PyTorch
- * attention path) as an ONNX graph, with VirNucPro's pooling.
+ * DNABERT-S (DNABERT-2 / MosaicBERT `bert_layers.py` BertModel, pure-PyTorch
+ * attention path: flash attention off) as an ONNX graph, with VirNucPro's pooling.
  *
  * Inputs:  input_ids [B, T] int64, attention_mask [B, T] int64 (1 = token, 0 = padding).
  * Output:  embedding [B, hidden] float32 = mean of the last hidden state over
@@ -8,15 +8,25 @@
  *
  * VirNucPro runs one sequence per forward with no mask. To batch, padding is
  * masked as keys and left out of the mean, so a batched row equals the
- * unbatched result. Numerics-changing choices of the reference, in order:
- *   x = LN(word_emb[ids] + token_type_emb[0])                  (eps = config.layerNormEps, 1e-12 in DNABERT-S)
- *   scores = (q k^T) / sqrt(head_dim) + alibi                   (ALiBi bias -slope_h * |i - j|, slopes below)
- *   x = LN(dense(softmax(scores) v) + x)                        (post-LN)
- *   x = LN(wo(gelu_erf(g[:, :I]) * g[:, I:]) + x), g = gated_layers(x)   (GELU on the FIRST half)
+ * unbatched result. buildDnabertGraph follows the reference's forward order; the
+ * comments in it quote the reference lines each step implements. Numerics-changing
+ * choices of the reference, in order:
+ *   x = LN(word_emb[ids] + token_type_emb[0])        BertEmbeddings (eps = config.layerNormEps, 1e-12 in DNABERT-S)
+ *   per layer (BertLayer, post-LN):
+ *     scores = (q k^T) / sqrt(head_dim) + alibi      BertUnpadSelfAttention (ALiBi bias -slope_h * |i - j|,
+ *                                                    slopes below); here q k^T * (1 / sqrt(head_dim)), exact
+ *                                                    when sqrt(head_dim) is a power of two (8 in DNABERT-S)
+ *     x = LN(dense(softmax(scores) v) + x)           BertSelfOutput
+ *     x = LN(wo(gelu_erf(g[:, :I]) * g[:, I:]) + x), g = gated_layers(x)   BertGatedLinearUnitMLP
+ *                                                    (GELU on the FIRST half)
  *
- * ALiBi and key padding are one additive attention bias [B, heads, T, T], built once per
- * forward pass and shared by every layer. The packed projections (Wqkv, gated_layers) are
- * split into separate Gemms when the graph is built (row slices of the stored weight).
+ * What is fused and what is not: ALiBi and key padding are one additive attention bias
+ * [B, heads, T, T], built once per forward pass and shared by every layer; attention is
+ * plain MatMul/Softmax ops (SelfAttention in formats/onnx/layers.ts says why). The packed
+ * projections (Wqkv, gated_layers) are split into separate Gemms when the graph is built
+ * (row slices of the stored weight), not sliced per forward pass. Each residual add and its
+ * LayerNorm are two nodes, Add then LayerNormalization (LayerBuilder.residualLayerNorm),
+ * not SkipLayerNormalization (layers.ts says why).
  */
 import { GraphBuilder } from '../formats/onnx/graph.js';
 import { LayerBuilder, SelfAttention, computeTypeOf, keyPaddingBias, maskedMean, type Precision } from '../formats/onnx/layers.js';
@@ -63,7 +73,8 @@ export function buildDnabertGraph(config: DnabertConfig, weights: TensorMap, opt
   const bias = g.node('Add', [g.node('Mul', [slopes, distance]), keyPaddingBias(g, keep)]);
   const attention = new SelfAttention(nn, shapeBT, bias, numHeads, H);
 
-  // embeddings: word + token type 0, then LayerNorm; x (float32, 2-D [B*T, H]) is each layer's output
+  // BertEmbeddings: self.LayerNorm(word_embeddings(input_ids) + token_type_embeddings(0)); x (float32,
+  // 2-D [B*T, H]) is each layer's output from here on
   const words = g.node('Gather', [nn.param('embeddings.word_embeddings.weight', [vocabSize, H]), ids]);
   const type0 = g.node('Gather', [nn.param('embeddings.token_type_embeddings.weight', [typeVocabSize, H]), g.constant('int64', [], [0])]);
   let x = nn.layerNorm32(nn.toFloat32(g.node('Reshape', [g.node('Add', [words, type0]), g.ints([-1, H])])), 'embeddings.LayerNorm', H, eps);
@@ -71,21 +82,27 @@ export function buildDnabertGraph(config: DnabertConfig, weights: TensorMap, opt
 
   for (let i = 0; i < numLayers; i++) {
     const p = `encoder.layer.${i}`;
+    // BertUnpadSelfAttention: qkv = self.Wqkv(hidden_states), split into q, k, v
     const xc = nn.toCompute(x);
     const [q, k, v] = ['q', 'k', 'v'].map((part, j) => {
       const w = nn.paramRows(`${p}.attention.self.Wqkv.weight`, [3 * H, H], j * H, H, part);
       const bias = nn.paramRows(`${p}.attention.self.Wqkv.bias`, [3 * H], j * H, H, part);
       return attention.toBTE(g.node('Gemm', [xc, w, bias], { transB: 1 }));
     });
+    // attention_scores = matmul(q, k) / sqrt(head_size) + bias; softmax; matmul(attention_probs, v)
     const context = attention.attend(q, k, v, 1 / Math.sqrt(headDim));
-    x = nn.residualLayerNorm(nn.linear(context, `${p}.attention.output.dense`, H, H), x, `${p}.attention.output.LayerNorm`, H, eps).normed;
+    // BertSelfOutput: hidden_states = self.LayerNorm(self.dense(hidden_states) + input_tensor)
+    x = nn.residualLayerNorm(nn.linear(context, `${p}.attention.output.dense`, H, H), x, `${p}.attention.output.LayerNorm`, H, eps);
 
+    // BertGatedLinearUnitMLP: residual_connection = hidden_states; hidden_states = self.gated_layers(hidden_states)
     const xc2 = nn.toCompute(x);
     const [gated, nonGated] = ['gated', 'non_gated'].map((part, j) =>
       g.node('Gemm', [xc2, nn.paramRows(`${p}.mlp.gated_layers.weight`, [2 * I, H], j * I, I, part)], { transB: 1 }),
     );
+    // hidden_states = self.act(gated) * non_gated; hidden_states = self.wo(hidden_states)
     const mlp = nn.linear(g.node('Mul', [nn.gelu(gated), nonGated]), `${p}.mlp.wo`, I, H);
-    x = nn.residualLayerNorm(mlp, x, `${p}.mlp.layernorm`, H, eps).normed;
+    // hidden_states = self.layernorm(hidden_states + residual_connection)
+    x = nn.residualLayerNorm(mlp, x, `${p}.mlp.layernorm`, H, eps);
     hidden.push(x);
   }
 

@@ -12,11 +12,14 @@
  * weight kept [out, in] (transB; ONNX Runtime pre-packs constant weights).
  * Attention is written as plain MatMul / Softmax (see SelfAttention for why not
  * the fused MultiHeadAttention kernel); rotary uses com.microsoft
- * RotaryEmbedding. The residual add stays a plain Add before
- * LayerNormalization: SkipLayerNormalization measured slower on ORT 1.30 CPU
- * (docs/benchmarks.md, "embeddings"). The erf GELU is written as plain ops,
- * which ONNX Runtime's optimizer turns into its exact Gelu kernel (never a
- * tanh approximation).
+ * RotaryEmbedding. Residual adds are plain Add nodes (residualAdd), and a
+ * LayerNorm after one is its own LayerNormalization node (residualLayerNorm),
+ * never com.microsoft SkipLayerNormalization: that fused node measured slower
+ * on ORT 1.30 CPU (docs/benchmarks.md, "embeddings"), and ORT's CPU optimizer
+ * does not fuse the pair either (checked on its optimized graphs). The erf
+ * GELU is written as plain ops, which ORT's CPU optimizer turns into its exact
+ * Gelu kernel in float32 graphs (never a tanh approximation); in float16
+ * graphs the plain ops run as written.
  *
  * Precision: `compute` is the dtype weights are stored in and matrix products
  * run in. With float16, LayerNorm, the residual stream, attention (scores,
@@ -102,14 +105,21 @@ export class LayerBuilder {
   }
 
   /**
-   * LayerNorm(x + skip) over the last axis, in float32. Returns the normalised value and
-   * the sum x + skip (the residual stream), both float32. x and skip: [N, dim], float32 or
-   * the compute dtype. (com.microsoft SkipLayerNormalization computes the same in one node
-   * but measured slower here on ORT 1.30 CPU than Add + LayerNormalization: docs/benchmarks.md.)
+   * x + skip, the residual add (`x = residual + x` in the references), in float32: the
+   * residual stream never rounds to float16. x and skip: [N, dim], float32 or the compute dtype.
    */
-  residualLayerNorm(x: string, skip: string, prefix: string, dim: number, eps: number): { normed: string; sum: string } {
-    const sum = this.g.node('Add', [this.toFloat32(x), this.toFloat32(skip)]);
-    return { normed: this.layerNorm32(sum, prefix, dim, eps), sum };
+  residualAdd(x: string, skip: string): string {
+    return this.g.node('Add', [this.toFloat32(x), this.toFloat32(skip)]);
+  }
+
+  /**
+   * LayerNorm(x + skip) over the last axis, in float32 (a post-LN block: MosaicBERT's
+   * BertSelfOutput and BertGatedLinearUnitMLP). Two nodes, Add then LayerNormalization:
+   * com.microsoft SkipLayerNormalization computes the same in one node but measured slower
+   * here on ORT 1.30 CPU (docs/benchmarks.md), and ORT's CPU optimizer leaves the pair unfused.
+   */
+  residualLayerNorm(x: string, skip: string, prefix: string, dim: number, eps: number): string {
+    return this.layerNorm32(this.residualAdd(x, skip), prefix, dim, eps);
   }
 
   /** LayerNorm over the last axis with the checkpoint's eps (always computed in float32); returns the compute dtype. */
