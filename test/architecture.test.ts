@@ -17,9 +17,11 @@ import { repoRoot } from './helpers.js';
 
 /** Top to bottom. A folder may import the folders of any row below its own. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['cli'], // parses flags and calls in
+  ['cli', 'api'], // parses flags and calls in; the library's entry point (package.json exports)
   ['pipeline'], // predict's stages: plans the work, runs it through the scheduler, writes the results
+  ['cluster'], // queue mode: BullMQ jobs on Redis, the queue coordinator and workers, the worker registry
   ['demo', 'monitor'], // generated stand-in models; the dashboard and metrics that watch the scheduler
+  ['report'], // report.html from a run's output files (also the live dashboard's page)
   ['scheduler'], // devices, assignment, work stealing, worker processes
   ['runtime'], // ONNX Runtime sessions, batching, the graph cache
   ['models', 'hub'], // graph builders, loaders, tokenizers; downloading and caching the published models

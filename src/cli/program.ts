@@ -11,6 +11,8 @@ import { registerEmbed } from './commands/embed.js';
 import { registerPredict } from './commands/predict.js';
 import { registerModels } from './commands/models.js';
 import { registerDevices } from './commands/devices.js';
+import { registerReport } from './commands/report.js';
+import { registerWorker } from './commands/worker.js';
 
 export function buildProgram(): Command {
   const program = new Command('virnucpro')
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerModels(program);
   registerDevices(program);
+  registerReport(program);
+  registerWorker(program);
   return program;
 }
 

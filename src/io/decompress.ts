@@ -16,6 +16,8 @@
  *   consumed so far (for progress against the file size in `fileBytes`);
  *   `onRawChunk(bytes)` sees every block of the file as read, before
  *   decompression (to checksum the file in the same pass).
+ * - `openDecompressedStream(name, source, observers?)`: the same for a stream
+ *   read once (stdin): the codec is chosen from its first bytes, `fileBytes` is 0.
  */
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -143,6 +145,63 @@ async function* namingErrors(path: string, compression: Compression, chunks: Asy
   }
 }
 
+/** The bytes of a stream read once, counted (and shown to `onRawChunk`) as they are read; read errors name the stream. */
+async function* observedStream(name: string, first: Uint8Array[], rest: AsyncIterator<Uint8Array>, observers: RawByteObservers): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  const pass = (chunk: Uint8Array): Uint8Array => {
+    total += chunk.length;
+    observers.onRawChunk?.(chunk);
+    observers.onRawBytes?.(total);
+    return chunk;
+  };
+  for (const chunk of first) yield pass(chunk);
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await rest.next();
+    } catch (e) {
+      throw new InputError(`${name}: cannot read input: ${(e as Error).message}`, { cause: e });
+    }
+    if (next.done) return;
+    yield pass(next.value);
+  }
+}
+
+/**
+ * A stream read once (stdin) as decompressed bytes: its first bytes are read ahead to
+ * choose the codec, then handed on with the rest, so nothing is read twice.
+ */
+export async function openDecompressedStream(name: string, source: AsyncIterable<Uint8Array>, options: RawByteObservers = {}): Promise<DecompressedInput> {
+  const it = source[Symbol.asyncIterator]();
+  const first: Uint8Array[] = [];
+  let have = 0;
+  const MAGIC_BYTES = 8;
+  try {
+    while (have < MAGIC_BYTES) {
+      const next = await it.next();
+      if (next.done) break;
+      first.push(next.value);
+      have += next.value.length;
+    }
+  } catch (e) {
+    throw new InputError(`${name}: cannot read input: ${(e as Error).message}`, { cause: e });
+  }
+  const head = Buffer.concat(first).subarray(0, MAGIC_BYTES);
+  return decode(name, detectCompression(head), 0, observedStream(name, first, it, options));
+}
+
+function decode(name: string, compression: Compression, fileBytes: number, raw: AsyncIterable<Uint8Array>): DecompressedInput {
+  const decoded: Record<Compression, () => AsyncIterable<Uint8Array>> = {
+    none: () => raw,
+    // 256 KiB output blocks instead of zlib's 16 KiB: a sixteenth of the stream and parser overhead per byte.
+    gzip: () => throughNodeStream(raw, createGunzip({ chunkSize: 1 << 18 })),
+    bzip2: () => bzip2Chunks(raw),
+    xz: () => xzChunks(raw),
+    zstd: () => zstdChunks(raw),
+  };
+  return { compression, fileBytes, chunks: namingErrors(name, compression, decoded[compression]()) };
+}
+
 export async function openDecompressed(path: string, options: RawByteObservers = {}): Promise<DecompressedInput> {
   let fileBytes: number;
   const head = new Uint8Array(8);
@@ -159,15 +218,5 @@ export async function openDecompressed(path: string, options: RawByteObservers =
   } catch (e) {
     throw describeFsError(path, e as NodeJS.ErrnoException);
   }
-  const compression = detectCompression(head);
-  const raw = rawBytes(path, options);
-  const decoded: Record<Compression, () => AsyncIterable<Uint8Array>> = {
-    none: () => raw,
-    // 256 KiB output blocks instead of zlib's 16 KiB: a sixteenth of the stream and parser overhead per byte.
-    gzip: () => throughNodeStream(raw, createGunzip({ chunkSize: 1 << 18 })),
-    bzip2: () => bzip2Chunks(raw),
-    xz: () => xzChunks(raw),
-    zstd: () => zstdChunks(raw),
-  };
-  return { compression, fileBytes, chunks: namingErrors(path, compression, decoded[compression]()) };
+  return decode(path, detectCompression(head), fileBytes, rawBytes(path, options));
 }

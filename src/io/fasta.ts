@@ -128,6 +128,24 @@ HEADER_BYTE.fill(HEADER_NON_ASCII, 0x80);
 HEADER_BYTE[0x0a] = HEADER_LINE_END;
 HEADER_BYTE[0x0d] = HEADER_LINE_END;
 
+/** 1 for each byte that is a residue of the alphabet (the FASTQ reader checks its sequence lines with it). */
+export function residueTable(alphabet: FastaAlphabet): Uint8Array {
+  return classTable(alphabet).map((c) => (c === RESIDUE ? 1 : 0));
+}
+
+/** The hint for a byte outside the alphabet: what is allowed, or that the input looks like protein. */
+export function alphabetHint(alphabet: FastaAlphabet, b: number): string | undefined {
+  if (alphabet !== 'nucleotide') return undefined;
+  return PROTEIN_LIKE.has(b)
+    ? 'this looks like a protein sequence; VirNucPro reads DNA (IUPAC codes ACGTU RYSWKM BDHV N, gaps - .)'
+    : 'allowed: IUPAC nucleotide codes ACGTU RYSWKM BDHV N (either case) and gaps - .';
+}
+
+/** A byte as messages show it: `'x'`, or `byte 0x1f`. */
+export function showByte(b: number): string {
+  return b >= 0x21 && b < 0x7f ? `'${String.fromCharCode(b)}'` : `byte 0x${b.toString(16).padStart(2, '0')}`;
+}
+
 const pairTables = new Map<FastaAlphabet, Uint8Array>();
 
 /** For each 16-bit little-endian pair of bytes, 1 when both are residues of the alphabet (built once per alphabet, 64 KiB). */
@@ -149,10 +167,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Size of a sequence arena: large enough that starting a new one is rare, small enough to be pinned by a few records. */
 const ARENA_BYTES = 4 << 20;
-
-function showByte(b: number): string {
-  return b >= 0x21 && b < 0x7f ? `'${String.fromCharCode(b)}'` : `byte 0x${b.toString(16).padStart(2, '0')}`;
-}
 
 const enum Mode {
   Preamble,
@@ -453,13 +467,7 @@ export class FastaParser {
     if (b === 0 || b < 0x20 || b === 0x7f) {
       throw new InputError(`${at}: binary data (${showByte(b)} at column ${column})`, { hint: 'is this a FASTA file?' });
     }
-    const hint =
-      this.alphabet === 'nucleotide' && PROTEIN_LIKE.has(b)
-        ? 'this looks like a protein sequence; VirNucPro reads DNA (IUPAC codes ACGTU RYSWKM BDHV N, gaps - .)'
-        : this.alphabet === 'nucleotide'
-          ? 'allowed: IUPAC nucleotide codes ACGTU RYSWKM BDHV N (either case) and gaps - .'
-          : undefined;
-    throw new InputError(`${at}: invalid character ${showByte(b)} at column ${column}`, { hint });
+    throw new InputError(`${at}: invalid character ${showByte(b)} at column ${column}`, { hint: alphabetHint(this.alphabet, b) });
   }
 
   private preambleByte(b: number, offset: number): void {

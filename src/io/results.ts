@@ -185,13 +185,9 @@ export function formatPredictionRow(p: Prediction): string {
 /** Streams `prediction_results.txt`; the file appears only on `commit()`. */
 export class PredictionResultsWriter {
   private readonly out: AtomicFileWriter;
-  /** `banner`, when given, is written first as a `# ` comment line (demo models say so in every output). */
-  constructor(
-    readonly path: string,
-    banner?: string,
-  ) {
+  /** The header line comes first, as in the original's file (no comment lines: the file stays the original's format). */
+  constructor(readonly path: string) {
     this.out = new AtomicFileWriter(path);
-    if (banner) this.out.write(`# ${banner}\n`);
     this.out.write(`${PREDICTION_RESULTS_HEADER}\n`);
   }
   write(p: Prediction): void {

@@ -11,6 +11,8 @@ import { Dashboard } from './dashboard.js';
 import { MetricsLog, METRICS_LOG_NAME } from './metrics-log.js';
 import { NvidiaSmiMonitor } from './nvidia-smi.js';
 import { DeviceTelemetry } from './telemetry.js';
+import type { LiveDashboard } from './live-dashboard.js';
+import { trackUnits, unitLogWriter } from './unit-log.js';
 
 export interface MonitoringOptions {
   devices: readonly DeviceSpec[];
@@ -20,6 +22,10 @@ export interface MonitoringOptions {
   dashboard: boolean;
   /** Dashboard refresh and metrics period in ms (default 2000). */
   intervalMs?: number;
+  /** Append each delivered shard here (work/units.jsonl, unit-log.ts); none when absent. */
+  unitLogPath?: string;
+  /** The live web dashboard (predict --dashboard-port), fed with the same samples and shards. */
+  live?: LiveDashboard;
 }
 
 /** The dashboard is on by default with more than one device on a terminal. */
@@ -34,6 +40,10 @@ export function startMonitoring(coordinator: Coordinator, options: MonitoringOpt
     gpu = new NvidiaSmiMonitor({ intervalMs: Math.min(1000, intervalMs) }).start();
     gpu.on('unavailable', (why: string) => coordinator.log(`GPU metrics unavailable: ${why}`));
   }
+  const live = options.live;
+  const writeUnit = options.unitLogPath ? unitLogWriter(options.unitLogPath, (line) => coordinator.log(line)) : undefined;
+  const stopUnits = writeUnit || live ? trackUnits(coordinator, (e) => (writeUnit?.(e), live?.unit(e))) : undefined;
+  const stopWatching = live?.watch(coordinator);
   let recorder: NodeJS.Timeout | undefined;
   let recordNow = (): void => undefined;
   if (options.outDir) {
@@ -44,7 +54,10 @@ export function startMonitoring(coordinator: Coordinator, options: MonitoringOpt
     // it never takes the run down (the run's own writes report such errors with their exit codes).
     recordNow = () => {
       try {
-        log.append(new Date(), telemetry.sample().rows);
+        const at = new Date();
+        const { snapshot, rows } = telemetry.sample();
+        live?.sample(at, snapshot, rows);
+        log.append(at, rows);
       } catch (e) {
         clearInterval(recorder);
         recordNow = () => undefined;
@@ -69,6 +82,8 @@ export function startMonitoring(coordinator: Coordinator, options: MonitoringOpt
         recordNow();
       }
       coordinator.off('log', logAboveTable);
+      stopUnits?.();
+      stopWatching?.();
       dashboard?.stop();
       gpu?.stop();
     },

@@ -44,7 +44,19 @@ export interface EmbedOptions {
 /** Records embedded per step: bounds memory while keeping length-sorted batches full. */
 const RECORDS_PER_STEP = 4096;
 
-export async function runEmbed(o: EmbedOptions): Promise<void> {
+/** What an embed run did. */
+export interface EmbedSummary {
+  /** The file written. */
+  output: string;
+  records: number;
+  /** Residues (or bases) embedded, all records together. */
+  residues: number;
+  /** The device that ran the model (cpu when it fell back). */
+  device: string;
+  seconds: number;
+}
+
+export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
   const format = embeddingFormatOf(o.output); // refuses an unknown extension before any work
   const embedderOptions = {
     threads: o.threads,
@@ -106,6 +118,7 @@ export async function runEmbed(o: EmbedOptions): Promise<void> {
     progress.stop();
     const seconds = (Date.now() - started) / 1000;
     o.log(`embedded ${done} records (${residues} residues) on ${embedder.device} in ${seconds.toFixed(1)} s; wrote ${o.output}`);
+    return { output: o.output, records: done, residues, device: embedder.device, seconds };
   } catch (e) {
     sink?.abort();
     throw e;

@@ -6,8 +6,16 @@
  * - `prediction_results.txt`: the original's rows, order and formatting;
  * - `prediction_results_highestscore.csv`: the original's per-chunk verdicts
  *   (grouped by ID minus its 2-character frame suffix, sorted as pandas sorts);
- * - `summary.tsv`: one row per input record, in input order (ours);
+ * - `summary.tsv`: one row per input record, in input order (ours), with the
+ *   chunks scored and called virus and the share of the record they cover;
+ * - `<stem>_virus.fna`: the records called virus, whole, in input order, read
+ *   again from the input (or from the work folder's copy of stdin), which must
+ *   still have the sha256 the run planned from; FASTQ records become FASTA;
  * - `embeddings/` with --save-embeddings: each shard's result file and its frame ids.
+ *
+ * Every table is plain TSV with its header on the first line (readable by
+ * `pandas.read_csv(sep="\t")` as it is): warnings go to the log, run.json and
+ * DEMO_MODELS_WARNING.txt, never into a table.
  *
  * Every file is written under a temporary name and renamed when complete. The
  * work files are checked as they are read (records.tsv: row numbers, count and
@@ -28,12 +36,17 @@ import {
   modifiedId,
   PredictionResultsWriter,
 } from '../io/results.js';
+import { FastaWriter } from '../io/fasta-writer.js';
+import { fastaStem } from '../io/paths.js';
+import { readSequenceBatches } from '../io/sequences.js';
+import { chunkSpans, type ChunkSpan } from '../seq/chunk.js';
 import { AtomicFileWriter } from '../util/atomic.js';
+import { InputError } from '../util/errors.js';
 import { holdPoint } from '../util/test-hold.js';
 import { ExternalSorter } from './external-sort.js';
 import { parseRecordRow, RECORDS_HEADER, type RecordRow } from './plan.js';
 import { readCheckedShardInput, readShardResult, shardInputName, shardResultName } from './shard-files.js';
-import { workFolderDamaged, type RecordsFile, type RunPlan, type WorkDir } from './workdir.js';
+import { workFolderDamaged, type RecordsFile, type RereadableInput, type RunPlan, type WorkDir } from './workdir.js';
 
 export const OUTPUT_FILES = {
   predictions: 'prediction_results.txt',
@@ -42,7 +55,21 @@ export const OUTPUT_FILES = {
   embeddings: 'embeddings',
 } as const;
 
-export const SUMMARY_HEADER = 'id\tlength\tchunks\tframes_scored\tmax_virus_score\tverdict\tstatus';
+/**
+ * New columns go at the end, so that readers by position keep working. `chunks_scored`: chunks
+ * with at least one frame scored; `virus_chunks`: those whose best frame virus score exceeds
+ * --min-score (the record's rule, per chunk: a record is `virus` exactly when it has one);
+ * `virus_fraction`: the share of the record's bases inside those chunks (their union), 4 decimals.
+ */
+export const SUMMARY_HEADER = 'id\tlength\tchunks\tframes_scored\tmax_virus_score\tverdict\tstatus\tchunks_scored\tvirus_chunks\tvirus_fraction';
+
+/** Line width of `<stem>_virus.fna` (Biopython's, as in the original's chunk file). */
+export const VIRUS_FASTA_LINE_WIDTH = 60;
+
+/** `<stem>_virus.fna`: named after the input like geNomad's `<prefix>_virus.fna` (`stdin_virus.fna` for stdin). */
+export function virusFastaName(input: string): string {
+  return `${fastaStem(input)}_virus.fna`;
+}
 
 export interface FinalizeOptions {
   plan: RunPlan;
@@ -51,8 +78,10 @@ export interface FinalizeOptions {
   /** A record is called `virus` when its highest virus score (score2) exceeds this. */
   minScore: number;
   saveEmbeddings: boolean;
-  /** A line written first in every text output (demo models). */
-  banner?: string;
+  /** Read again for `<stem>_virus.fna` (only when a record is called virus). */
+  input: RereadableInput;
+  /** The file name of the viral records (virusFastaName of the input as the user gave it). */
+  virusFasta: string;
 }
 
 export interface FinalizeCounts {
@@ -64,8 +93,23 @@ export interface FinalizeCounts {
 
 interface RecordAcc {
   row: RecordRow;
+  /** Frames scored. */
   scored: number;
   maxVirus: number;
+  chunksScored: number;
+  virusChunks: number;
+  /** Bases inside the virus chunks so far (their union: chunks come in order of start), and where the last one ended. */
+  virusBases: number;
+  virusEnd: number;
+  /** The chunk whose frames are being read (1-based; 0: none yet) and its best virus score. */
+  chunk: number;
+  chunkMaxVirus: number;
+  /** The record's chunk windows, computed at its first virus chunk. */
+  spans: ChunkSpan[] | null;
+}
+
+function newRecordAcc(row: RecordRow): RecordAcc {
+  return { row, scored: 0, maxVirus: -Infinity, chunksScored: 0, virusChunks: 0, virusBases: 0, virusEnd: 0, chunk: 0, chunkMaxVirus: -Infinity, spans: null };
 }
 
 /**
@@ -111,25 +155,74 @@ async function* readRecords(workDir: WorkDir, expect: RecordsFile): AsyncGenerat
   if (hash.digest('hex') !== expect.sha256) throw damaged('was modified since it was planned (checksum mismatch)');
 }
 
+/** The chunk number of a chunk id `<record id>_chunk_<k>` (seq/chunk.ts). */
+function chunkNumber(chunkKey: string, recordId: string, workDir: WorkDir): number {
+  const prefix = `${recordId}_chunk_`;
+  const k = chunkKey.startsWith(prefix) ? Number(chunkKey.slice(prefix.length)) : NaN;
+  if (!Number.isInteger(k) || k < 1) throw workFolderDamaged(workDir.dir, `a shard holds frame '${chunkKey}' for record '${recordId}'`);
+  return k;
+}
+
+/** Counts the chunk whose frames were just read: scored, and virus when its best frame exceeds minScore. */
+function closeChunk(acc: RecordAcc, minScore: number, expectedLength: number): void {
+  if (acc.chunk === 0) return;
+  acc.chunksScored++;
+  if (acc.chunkMaxVirus > minScore) {
+    acc.virusChunks++;
+    acc.spans ??= chunkSpans(acc.row.length, expectedLength);
+    const span = acc.spans[acc.chunk - 1];
+    acc.virusBases += Math.max(0, span.end - Math.max(span.start, acc.virusEnd));
+    acc.virusEnd = Math.max(acc.virusEnd, span.end);
+  }
+  acc.chunk = 0;
+  acc.chunkMaxVirus = -Infinity;
+}
+
 function summaryLine(acc: RecordAcc, minScore: number): string {
   const r = acc.row;
   const scored = acc.scored > 0;
   const verdict = !scored ? 'not_scored' : acc.maxVirus > minScore ? 'virus' : 'non_virus';
   const score = scored ? formatNumpyFloat32(acc.maxVirus) : 'NA';
-  return `${r.id}\t${r.length}\t${r.chunks}\t${acc.scored}\t${score}\t${verdict}\t${r.status}`;
+  const fraction = scored ? (acc.virusBases / r.length).toFixed(4) : 'NA';
+  return `${r.id}\t${r.length}\t${r.chunks}\t${acc.scored}\t${score}\t${verdict}\t${r.status}\t${acc.chunksScored}\t${acc.virusChunks}\t${fraction}`;
+}
+
+/**
+ * Writes the records at `indices` (ascending) to `out`, reading the input again. The input
+ * must be the one the run planned from: its bytes are hashed on the way and compared at the end.
+ */
+async function writeVirusRecords(out: FastaWriter, input: RereadableInput, indices: readonly number[]): Promise<void> {
+  if (indices.length === 0) return;
+  const hash = createHash('sha256');
+  let index = 0;
+  let next = 0;
+  for await (const batch of readSequenceBatches(input.path, { duplicateIds: 'allow', onRawChunk: (b) => hash.update(b) })) {
+    for (const record of batch) {
+      if (next < indices.length && indices[next] === index) {
+        out.write(record.description, record.bytes);
+        next++;
+      }
+      index++;
+    }
+  }
+  if (hash.digest('hex') !== input.sha256 || next !== indices.length) {
+    throw new InputError(`${input.path} changed since the run read it, so its viral records cannot be written; no output was written`, {
+      hint: 'restore the original input and rerun with --resume, or rerun with --force to start over from the new one',
+    });
+  }
 }
 
 export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> {
   const { plan, workDir, outDir } = o;
   const counts: FinalizeCounts = { rows: 0, chunkVerdicts: 0, virusChunks: 0, virusRecords: 0 };
-  const predictions = new PredictionResultsWriter(join(outDir, OUTPUT_FILES.predictions), o.banner);
+  const expectedLength = plan.fingerprint.expectedLength;
+  const predictions = new PredictionResultsWriter(join(outDir, OUTPUT_FILES.predictions));
   const summary = new AtomicFileWriter(join(outDir, OUTPUT_FILES.summary));
   const highest = new AtomicFileWriter(join(outDir, OUTPUT_FILES.highestScore));
-  const writers = [predictions, summary, highest];
-  if (o.banner) {
-    summary.write(`# ${o.banner}\n`);
-    highest.write(`# ${o.banner}\n`);
-  }
+  const virusFasta = new FastaWriter(join(outDir, o.virusFasta), { lineWidth: VIRUS_FASTA_LINE_WIDTH });
+  const writers = [predictions, summary, highest, virusFasta];
+  /** Input indices of the records called virus, ascending. */
+  const virusIndices: number[] = [];
   summary.write(`${SUMMARY_HEADER}\n`);
   const sorter = new ExternalSorter(workDir.dir, comparePythonStrings);
   const records = readRecords(workDir, plan.recordsFile);
@@ -137,7 +230,11 @@ export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> 
 
   const finishRecord = (): void => {
     if (!current) return;
-    if (current.scored > 0 && current.maxVirus > o.minScore) counts.virusRecords++;
+    closeChunk(current, o.minScore, expectedLength);
+    if (current.scored > 0 && current.maxVirus > o.minScore) {
+      counts.virusRecords++;
+      virusIndices.push(current.row.index);
+    }
     summary.write(`${summaryLine(current, o.minScore)}\n`);
     current = null;
   };
@@ -147,7 +244,7 @@ export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> 
       finishRecord();
       const next = await records.next();
       if (next.done) throw workFolderDamaged(workDir.dir, `records.tsv ends before record ${index}`);
-      current = { row: next.value, scored: 0, maxVirus: -Infinity };
+      current = newRecordAcc(next.value);
     }
     return current;
   };
@@ -182,6 +279,12 @@ export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> 
         rec.scored++;
         if (score2 > rec.maxVirus) rec.maxVirus = score2;
         const key = modifiedId(f.id);
+        const chunk = chunkNumber(key, rec.row.id, workDir);
+        if (chunk !== rec.chunk) {
+          closeChunk(rec, o.minScore, expectedLength);
+          rec.chunk = chunk;
+        }
+        if (score2 > rec.chunkMaxVirus) rec.chunkMaxVirus = score2;
         const s1 = Number(text1);
         const s2 = Number(text2);
         if (group && group.key === key) {
@@ -198,7 +301,7 @@ export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> 
     // Records after the last frame (or all of them, when nothing was scored).
     finishRecord();
     for (let next = await records.next(); !next.done; next = await records.next()) {
-      current = { row: next.value, scored: 0, maxVirus: -Infinity };
+      current = newRecordAcc(next.value);
       finishRecord();
     }
 
@@ -226,6 +329,7 @@ export async function writeOutputs(o: FinalizeOptions): Promise<FinalizeCounts> 
       }
     }
     emit();
+    await writeVirusRecords(virusFasta, o.input, virusIndices);
     for (const w of writers) w.commit();
   } catch (e) {
     for (const w of writers) w.abort();

@@ -16,6 +16,9 @@
  *   directory with anyone else's files (it names them).
  * - A run holds `.virnucpro.lock` (util/lock.ts) from `claim` to `release`: a second
  *   run into the same directory is refused with the holder's pid and host.
+ * - A slice job (`--units I/N`, slices.ts) holds `.virnucpro.units-I-of-N.lock` instead,
+ *   so the slice jobs of a run work at once; a run holding `.virnucpro.lock` and a
+ *   slice job never do (each refuses while the other's lock is live).
  *
  * `check` only looks (it runs before the models are resolved, so mistakes surface
  * at once); `claim` looks again under the lock, since the directory may have changed.
@@ -31,8 +34,10 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, ResourceError, UsageError, VirnucproError, isSystemError, userErrorFromSystemError } from '../util/errors.js';
 import { acquireLock, describeOwner, isStale, readLockOwner, type HeldLock, type LockOwner } from '../util/lock.js';
 import { TOOL_VERSION } from '../util/version.js';
-import { OUTPUT_FILES } from './finalize.js';
+import { OUTPUT_FILES, virusFastaName } from './finalize.js';
+import { REPORT_FILE } from '../report/generate.js';
 import { outputDirExists, WorkDir } from './workdir.js';
+import { describeSlice, sliceLockName, sliceOfLockName, type UnitSlice } from './slices.js';
 
 export const MARKER_FILE = '.virnucpro';
 export const LOCK_FILE = '.virnucpro.lock';
@@ -40,8 +45,8 @@ export const RUN_JSON = 'run.json';
 export const DEMO_WARNING_FILE = 'DEMO_MODELS_WARNING.txt';
 const WORK = 'work';
 
-/** Every name a run may write in its output directory, besides the --keep-intermediate files. */
-const OUR_NAMES: ReadonlySet<string> = new Set([...Object.values(OUTPUT_FILES), RUN_JSON, DEMO_WARNING_FILE, METRICS_LOG_NAME, WORK, MARKER_FILE, LOCK_FILE]);
+/** Every name a run may write in its output directory, besides those named after the input (the marker lists them). */
+const OUR_NAMES: ReadonlySet<string> = new Set([...Object.values(OUTPUT_FILES), REPORT_FILE, RUN_JSON, DEMO_WARNING_FILE, METRICS_LOG_NAME, WORK, MARKER_FILE, LOCK_FILE]);
 
 /** How many unknown files a refusal names before it only counts the rest. */
 const NAMES_SHOWN = 5;
@@ -51,7 +56,7 @@ interface Marker {
   about: string;
   version: string;
   created: string;
-  /** The --keep-intermediate files runs here wrote: their names depend on the input. */
+  /** The files named after the input that runs here wrote: `<stem>_virus.fna` and the --keep-intermediate files. */
   intermediateFiles: string[];
 }
 
@@ -63,6 +68,14 @@ export interface OutDirRequest {
   force?: boolean;
   resume?: boolean;
   keepIntermediate?: boolean;
+  /** A slice job (`--units I/N`, slices.ts): takes its slice's lock, not the exclusive one, and writes no marker. */
+  units?: UnitSlice;
+}
+
+/** A slice job's lock (slices.ts) with its owner. */
+interface SliceLock {
+  name: string;
+  owner: LockOwner;
 }
 
 /** What a directory holds, sorted into our entries and everyone else's. */
@@ -75,6 +88,8 @@ interface Contents {
   foreign: string[];
   /** The owner of a lock that is not stale. */
   lockHolder: LockOwner | null;
+  /** Slice jobs' locks that are not stale. */
+  sliceHolders: SliceLock[];
 }
 
 export class OutputDirectory {
@@ -97,7 +112,11 @@ export class OutputDirectory {
     if (this.req.force) await assertForceMayClear(this.dir, this.req.input);
     if (!(await assertWritablePlace(this.dir))) return;
     const contents = await inspect(this.dir);
-    if (contents.lockHolder) throw inUse(this.dir, contents.lockHolder);
+    if (contents.lockHolder) throw this.req.units ? sliceBlocked(this.dir, contents.lockHolder) : inUse(this.dir, contents.lockHolder);
+    if (!this.req.units && contents.sliceHolders.length > 0) throw slicesRunning(this.dir, contents.sliceHolders);
+    const units = this.req.units;
+    const sameSlice = units && contents.sliceHolders.find((s) => s.name === sliceLockName(units));
+    if (units && sameSlice) throw sliceTwice(this.dir, units, sameSlice.owner);
     assertUsable(this.dir, contents, this.req);
   }
 
@@ -115,7 +134,7 @@ export class OutputDirectory {
       throw outputDirError(this.dir, err);
     }
     try {
-      await this.take(log);
+      await (this.req.units ? this.takeSlice(this.req.units, log) : this.take(log));
     } catch (err) {
       // A directory this run created and could not use (a full disk, another run) is not left behind.
       this.release();
@@ -129,6 +148,13 @@ export class OutputDirectory {
     if (!attempt.acquired) throw inUse(this.dir, attempt.holder);
     this.lock = attempt.lock;
     if (attempt.tookOverFrom) log(`taking over the lock of an earlier run in ${this.dir} that is no longer running (${describeOwner(attempt.tookOverFrom)})`);
+    // Slice jobs still at work (a slice job that starts now sees our lock and backs off).
+    const slices = await sliceLocks(this.dir);
+    if (slices.live.length > 0) throw slicesRunning(this.dir, slices.live);
+    for (const s of slices.stale) {
+      log(`removing the lock of a slice job in ${this.dir} that is no longer running (${s.name}: ${describeOwner(s.owner)})`);
+      await rm(join(this.dir, s.name), { force: true });
+    }
     const contents = await inspect(this.dir);
     assertUsable(this.dir, contents, this.req);
     if (this.req.force) {
@@ -138,7 +164,7 @@ export class OutputDirectory {
         await Promise.all(previous.map((n) => rm(join(this.dir, n), { recursive: true, force: true })));
       }
     }
-    const intermediates = new Set([...(contents.marker?.intermediateFiles ?? []), ...intermediateNames(this.dir, this.req)]);
+    const intermediates = new Set([...(contents.marker?.intermediateFiles ?? []), ...intermediateNames(this.dir, this.req), virusFastaName(this.req.input)]);
     const marker: Marker = {
       tool: 'virnucpro',
       about: 'virnucpro predict writes its outputs here; --force removes only the files virnucpro wrote, never other files',
@@ -147,6 +173,20 @@ export class OutputDirectory {
       intermediateFiles: [...intermediates].sort(),
     };
     await writeFileAtomic(join(this.dir, MARKER_FILE), JSON.stringify(marker, null, 1) + '\n');
+  }
+
+  /**
+   * A slice job's claim: its slice's lock, while no run holds the exclusive one. It writes no marker (the
+   * plan step did) and removes nothing: the other slice jobs are at work in the same directory.
+   */
+  private async takeSlice(units: UnitSlice, log: (line: string) => void): Promise<void> {
+    const attempt = await acquireLock(join(this.dir, sliceLockName(units)));
+    if (!attempt.acquired) throw sliceTwice(this.dir, units, attempt.holder);
+    this.lock = attempt.lock;
+    if (attempt.tookOverFrom) log(`taking over the lock of an earlier job for slice ${describeSlice(units)} in ${this.dir} that is no longer running (${describeOwner(attempt.tookOverFrom)})`);
+    const contents = await inspect(this.dir);
+    if (contents.lockHolder) throw sliceBlocked(this.dir, contents.lockHolder);
+    assertUsable(this.dir, contents, this.req);
   }
 
   /** Leftover temporary files of our killed writes (never anyone else's). */
@@ -263,9 +303,10 @@ async function inspect(dir: string): Promise<Contents> {
   // The lock and the marker's own temporary file cannot be anyone else's, even in a directory without a marker
   // (a run killed between taking the lock and writing the marker).
   const isOurs = ownedByUs
-    ? (n: string) => OUR_NAMES.has(n) || known.has(n) || isOurTemporary(n, known)
-    : (n: string) => n === LOCK_FILE || temporaryOf(n) === MARKER_FILE;
+    ? (n: string) => OUR_NAMES.has(n) || sliceOfLockName(n) !== null || known.has(n) || isOurTemporary(n, known)
+    : (n: string) => n === LOCK_FILE || sliceOfLockName(n) !== null || temporaryOf(n) === MARKER_FILE;
   const owner = entries.includes(LOCK_FILE) ? await readLockOwner(join(dir, LOCK_FILE)) : null;
+  const slices = await sliceLocks(dir, entries);
   return {
     ownedByUs,
     marker,
@@ -273,12 +314,22 @@ async function inspect(dir: string): Promise<Contents> {
     ours: entries.filter(isOurs),
     foreign: entries.filter((n) => !isOurs(n)),
     lockHolder: owner && !isStale(owner) ? owner : null,
+    sliceHolders: slices.live,
   };
+}
+
+/** The slice jobs' locks in `dir`: held by a live job (or one on another host), or left by a dead one. */
+async function sliceLocks(dir: string, entries?: string[]): Promise<{ live: SliceLock[]; stale: SliceLock[] }> {
+  const names = (entries ?? (await readdir(dir))).filter((n) => sliceOfLockName(n) !== null).sort();
+  const found = await Promise.all(names.map(async (name) => ({ name, owner: await readLockOwner(join(dir, name)) })));
+  const held = found.filter((l): l is SliceLock => l.owner !== null);
+  return { live: held.filter((l) => !isStale(l.owner)), stale: held.filter((l) => isStale(l.owner)) };
 }
 
 /** Refuses a directory whose contents this run may not touch. */
 function assertUsable(dir: string, c: Contents, req: OutDirRequest): void {
-  const disposable = (n: string) => n === MARKER_FILE || n === LOCK_FILE || temporaryOf(n) !== null || (n === WORK && !c.hasPlan);
+  const disposable = (n: string) =>
+    n === MARKER_FILE || n === LOCK_FILE || sliceOfLockName(n) !== null || temporaryOf(n) !== null || (n === WORK && !c.hasPlan);
   const worthKeeping = c.ours.filter((n) => !disposable(n));
   if (c.foreign.length === 0 && worthKeeping.length === 0) return;
   if (req.resume) {
@@ -291,6 +342,11 @@ function assertUsable(dir: string, c: Contents, req: OutDirRequest): void {
     if (clash.length > 0) {
       throw new UsageError(`--keep-intermediate would overwrite ${listNames(clash)} in ${dir}, which virnucpro did not write`, {
         hint: 'move those files away, or resume without --keep-intermediate',
+      });
+    }
+    if (c.foreign.includes(virusFastaName(req.input))) {
+      throw new UsageError(`the viral records would overwrite '${virusFastaName(req.input)}' in ${dir}, which virnucpro did not write`, {
+        hint: 'move that file away, then resume',
       });
     }
     return;
@@ -306,6 +362,28 @@ function assertUsable(dir: string, c: Contents, req: OutDirRequest): void {
 function inUse(dir: string, holder: LockOwner): ResourceError {
   return new ResourceError(`${dir} is in use by another virnucpro run (${describeOwner(holder)})`, {
     hint: `wait for it to finish or choose another -o; if that run no longer exists, delete ${join(dir, LOCK_FILE)}`,
+  });
+}
+
+/** A slice job, while a run that plans or writes the outputs holds the directory. */
+function sliceBlocked(dir: string, holder: LockOwner): ResourceError {
+  return new ResourceError(`${dir} is in use by a virnucpro run that plans it or writes its outputs (${describeOwner(holder)}); slice jobs (--units) cannot run meanwhile`, {
+    hint: `start the slice jobs once the --plan-only step has finished (Slurm: --dependency=afterok); if that run no longer exists, delete ${join(dir, LOCK_FILE)}`,
+  });
+}
+
+/** The same slice twice at once. */
+function sliceTwice(dir: string, units: UnitSlice, holder: LockOwner): ResourceError {
+  return new ResourceError(`slice ${describeSlice(units)} of ${dir} is already being computed by another job (${describeOwner(holder)})`, {
+    hint: `each --units I/N runs once at a time; if that job no longer exists (its node failed), delete ${join(dir, sliceLockName(units))}`,
+  });
+}
+
+/** A run that plans or writes the outputs, while slice jobs are at work. */
+function slicesRunning(dir: string, slices: readonly SliceLock[]): ResourceError {
+  const jobs = slices.map((s) => `--units ${describeSlice(sliceOfLockName(s.name)!)}: ${describeOwner(s.owner)}`);
+  return new ResourceError(`${dir} is in use by ${slices.length} slice job(s) (${jobs.slice(0, NAMES_SHOWN).join('; ')}${jobs.length > NAMES_SHOWN ? `; and ${jobs.length - NAMES_SHOWN} more` : ''})`, {
+    hint: `wait for the slice jobs to finish, then run the final --resume (Slurm: --dependency=afterok on the array job); if a job no longer exists (its node failed), delete its lock file (${slices.map((s) => s.name).slice(0, NAMES_SHOWN).join(', ')}) in ${dir}`,
   });
 }
 

@@ -1,9 +1,13 @@
 /**
- * Planning: one streaming pass over the input FASTA that runs VirNucPro's
- * sequence stages (chunking, six-frame translation, frame selection), cuts the
- * kept frames into shards of work on disk, sized by tokens, and checksums the
- * input on the way (the run's fingerprint), so the input is read once. With
- * `--keep-intermediate` the original's FASTA files are written in the same pass.
+ * Planning: one streaming pass over the input (FASTA or FASTQ, io/sequences.ts)
+ * that runs VirNucPro's sequence stages (chunking, six-frame translation, frame
+ * selection), cuts the kept frames into shards of work on disk, sized by tokens,
+ * and checksums the input on the way (the run's fingerprint), so the input is
+ * read once. With `--keep-intermediate` the original's FASTA files are written in
+ * the same pass; an input read from stdin is copied into the work folder in the
+ * same pass too (io/input-copy.ts), since the outputs read the input again.
+ * Records shorter than `--min-length` are listed (status `too_short`) but not
+ * chunked.
  *
  * Shards follow input order: frame i of the run is line (i - first frame of the
  * shard) of its shard file, so results can be streamed out in the original's
@@ -45,7 +49,9 @@
  * says when).
  */
 import { createHash } from 'node:crypto';
-import { readFasta } from '../io/fasta.js';
+import { basename } from 'node:path';
+import { InputCopy } from '../io/input-copy.js';
+import { readSequences, sourceName, type SequenceFormat, type SequenceSource } from '../io/sequences.js';
 import { processRecordBytes } from '../seq/record.js';
 import { InputError } from '../util/errors.js';
 import { ChecksummedFileWriter } from '../util/hash.js';
@@ -56,6 +62,7 @@ import { IntermediateFiles, type TranslateOutputs } from './translate-files.js';
 import {
   describeDamage,
   type PlanCounts,
+  type PlannedInput,
   type PlannedShard,
   type RecordsFile,
   type RunFingerprint,
@@ -65,7 +72,7 @@ import {
 } from './workdir.js';
 
 /** Why a record produced no frame; `ok` when it did. */
-export type RecordStatus = 'ok' | 'empty' | 'shorter_than_codon' | 'no_stop_free_frame';
+export type RecordStatus = 'ok' | 'empty' | 'too_short' | 'shorter_than_codon' | 'no_stop_free_frame';
 
 /** One line of records.tsv. */
 export interface RecordRow {
@@ -136,8 +143,13 @@ export function describeShardSizing(sizing: ShardSizing): string {
 }
 
 export interface PlanOptions {
-  input: string;
+  /** A path, or stdin as a stream (then `inputCopy` should be set: it cannot be read again). */
+  input: SequenceSource;
+  /** Where to write a copy of the input as it is read (io/input-copy.ts): for stdin. */
+  inputCopy?: string;
   expectedLength: number;
+  /** Records shorter than this are not chunked (status too_short); default 0. */
+  minLength?: number;
   workDir: WorkDir;
   /** Tokens (both models) per shard. */
   shardTokens: ShardSizing;
@@ -154,6 +166,7 @@ export interface PlanResult {
   recordsFile: RecordsFile;
   /** sha256 of the input file's bytes as read (compressed, if it is). */
   inputSha256: string;
+  input: PlannedInput;
 }
 
 /** The shard being filled: its file is written frame by frame and checksummed on the way. */
@@ -178,13 +191,16 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
     records: 0,
     chunks: 0,
     frames: 0,
-    recordsWithoutFrames: { empty: 0, shorterThanCodon: 0, noStopFreeFrame: 0 },
+    recordsWithoutFrames: { empty: 0, shorterThanCodon: 0, noStopFreeFrame: 0, tooShort: 0 },
     inputBases: 0,
   };
   const records = new ChecksummedFileWriter(workDir.recordsPath);
   records.write(`${RECORDS_HEADER}\n`);
   const intermediate = options.intermediate ? new IntermediateFiles(options.intermediate) : null;
+  const copy = options.inputCopy ? new InputCopy(options.inputCopy) : null;
   const inputHash = createHash('sha256');
+  const minLength = options.minLength ?? 0;
+  let format: SequenceFormat = 'fasta';
 
   let shard: OpenShard | null = null;
   /** Tokens of the shards closed so far, which set the next shard's budget. */
@@ -243,9 +259,13 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
   };
   const progress = options.progress;
   try {
-    const reading = readFasta(options.input, {
+    const reading = readSequences(options.input, {
       onProgress: (done) => progress?.update(done, `${counts.records} records`),
-      onRawChunk: (bytes) => inputHash.update(bytes),
+      onRawChunk: (bytes) => {
+        inputHash.update(bytes);
+        copy?.write(bytes);
+      },
+      onFormat: (f) => (format = f),
     });
     for await (const record of reading) {
       recordIndex = counts.records++;
@@ -255,6 +275,9 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
       if (record.length === 0) {
         status = 'empty';
         counts.recordsWithoutFrames.empty++;
+      } else if (record.length < minLength) {
+        status = 'too_short';
+        counts.recordsWithoutFrames.tooShort++;
       } else {
         c = processRecordBytes(record.id, record.bytes, options.expectedLength, sink);
         if (c.frames === 0) {
@@ -278,11 +301,14 @@ export async function planShards(options: PlanOptions): Promise<PlanResult> {
     closeShard();
     const recordsSha256 = records.commit();
     intermediate?.commit();
-    return { shards, counts, recordsFile: { sha256: recordsSha256, rows: counts.records }, inputSha256: inputHash.digest('hex') };
+    const input: PlannedInput = { format };
+    if (copy) input.copy = { name: basename(copy.path), sha256: copy.commit().sha256 };
+    return { shards, counts, recordsFile: { sha256: recordsSha256, rows: counts.records }, inputSha256: inputHash.digest('hex'), input };
   } catch (e) {
     (shard as OpenShard | null)?.out.abort();
     records.abort();
     intermediate?.abort();
+    copy?.abort();
     throw e;
   } finally {
     progress?.stop();
@@ -296,14 +322,15 @@ export type ParameterFingerprint = Omit<RunFingerprint, 'inputSha256'>;
 export async function planRun(options: PlanOptions, parameters: ParameterFingerprint): Promise<RunPlan> {
   await options.workDir.reset();
   const p = await planShards(options);
-  const plan: RunPlan = { fingerprint: { ...parameters, inputSha256: p.inputSha256 }, shards: p.shards, counts: p.counts, recordsFile: p.recordsFile };
+  const plan: RunPlan = { fingerprint: { ...parameters, inputSha256: p.inputSha256 }, shards: p.shards, counts: p.counts, recordsFile: p.recordsFile, input: p.input };
   await options.workDir.writePlan(plan);
   return plan;
 }
 
 /**
  * Plans a damaged work folder again from the same input and parameters (the
- * caller checked the fingerprint), which rewrites the same files. Results of
+ * caller checked the fingerprint), which rewrites the same files. The input is
+ * the original file or, for a run that read stdin, its copy (checked by the caller). Results of
  * shards whose input was damaged are deleted first, since they may have been
  * computed from the damaged file; the rest are kept when the shards come out the
  * same, which deterministic planning guarantees (otherwise all are discarded).
@@ -321,9 +348,10 @@ export async function replanDamaged(
       (damagedShards.length > 0 ? `; the results of ${damagedShards.length} shard(s) with a damaged input are discarded` : ''),
   );
   await workDir.removeResults(damagedShards);
-  const p = await planShards(options);
-  if (p.inputSha256 !== previous.fingerprint.inputSha256) {
-    throw new InputError(`${options.input} changed while it was being read`, { hint: 'rerun once the file is no longer being written' });
+  const p = await planShards({ ...options, inputCopy: undefined });
+  // The original's bytes, or those of the copy of stdin.
+  if (p.inputSha256 !== previous.fingerprint.inputSha256 && p.inputSha256 !== previous.input.copy?.sha256) {
+    throw new InputError(`${sourceName(options.input)} changed while it was being read`, { hint: 'rerun once the file is no longer being written' });
   }
   const same =
     p.shards.length === previous.shards.length &&
@@ -333,7 +361,7 @@ export async function replanDamaged(
     await workDir.removeResults('all');
   }
   await workDir.removeShardsAbove(p.shards.length);
-  const plan: RunPlan = { fingerprint: previous.fingerprint, shards: p.shards, counts: p.counts, recordsFile: p.recordsFile };
+  const plan: RunPlan = { fingerprint: previous.fingerprint, shards: p.shards, counts: p.counts, recordsFile: p.recordsFile, input: previous.input };
   await workDir.writePlan(plan);
   return plan;
 }

@@ -10,8 +10,11 @@ import type { SchedulerSettings } from '../scheduler/settings.js';
 import type { DeviceSpec } from '../scheduler/types.js';
 import type { Log } from '../util/log.js';
 import type { ModelChoice } from './models.js';
+import type { UnitSlice } from './slices.js';
+import type { QueueSettings } from './queue-compute.js';
 
 export interface PredictOptions {
+  /** A FASTA or FASTQ file (plain or compressed), or `-` for stdin (io/paths.ts STDIN_PATH). */
   input: string;
   expectedLength: number;
   /** Default `<stem>_virnucpro` in the current directory. */
@@ -25,11 +28,23 @@ export interface PredictOptions {
   shardTokens?: number | 'auto';
   resume?: boolean;
   force?: boolean;
+  /** Scatter/gather (slices.ts): plan the run, then stop without computing. */
+  planOnly?: boolean;
+  /** Scatter/gather (slices.ts): compute only this slice of a planned run's shards, and write no outputs. */
+  units?: UnitSlice;
+  /** Queue mode (queue-compute.ts): the shards are computed by `virnucpro worker`s through Redis. */
+  queue?: QueueSettings;
+  /** The arguments as the user gave them, for the next steps --plan-only prints. */
+  commandLine?: readonly string[];
   keepIntermediate?: boolean;
   saveEmbeddings?: boolean;
   /** summary.tsv calls a record virus when its highest virus score exceeds this. */
   minScore?: number;
+  /** Records shorter than this many bases are not scored (status too_short); 0: every record is. Result-changing. */
+  minLength?: number;
   allowCpuFallback?: boolean;
+  /** The live web dashboard (--dashboard-port, --dashboard-host; monitor/live-dashboard.ts); none when absent. */
+  dashboard?: { port: number; host?: string };
   scheduler: SchedulerSettings;
   quiet?: boolean;
   verbose?: boolean;
@@ -46,6 +61,8 @@ export const PREDICT_DEFAULTS = {
   shardTokens: 'auto',
   /** Reproduces the original's argmax labels. */
   minScore: 0.5,
+  /** Off: every record is scored, as in the original. */
+  minLength: 0,
   precision: 'fp32' as Precision,
   /**
    * ONNX Runtime threads of each worker in a run without CPU workers: a GPU worker's own CPU work
@@ -55,7 +72,8 @@ export const PREDICT_DEFAULTS = {
 } as const;
 
 /** The options with every default applied. */
-export type ResolvedPredictOptions = Required<Omit<PredictOptions, 'outDir'>> & Pick<PredictOptions, 'outDir'>;
+export type ResolvedPredictOptions = Required<Omit<PredictOptions, 'outDir' | 'units' | 'commandLine' | 'queue' | 'dashboard'>> &
+  Pick<PredictOptions, 'outDir' | 'units' | 'commandLine' | 'queue' | 'dashboard'>;
 
 /**
  * ONNX Runtime threads per worker: `-t` when given; else the cores shared among the CPU workers,
@@ -74,11 +92,14 @@ export function resolvePredictOptions(o: PredictOptions): ResolvedPredictOptions
     threads: threadsPerWorker(o.threads, o.scheduler.devices),
     batchTokens: o.batchTokens ?? PREDICT_DEFAULTS.batchTokens,
     shardTokens: o.shardTokens ?? PREDICT_DEFAULTS.shardTokens,
-    resume: o.resume ?? false,
+    // A slice job continues a planned run.
+    resume: (o.resume ?? false) || o.units !== undefined,
     force: o.force ?? false,
+    planOnly: o.planOnly ?? false,
     keepIntermediate: o.keepIntermediate ?? false,
     saveEmbeddings: o.saveEmbeddings ?? false,
     minScore: o.minScore ?? PREDICT_DEFAULTS.minScore,
+    minLength: o.minLength ?? PREDICT_DEFAULTS.minLength,
     allowCpuFallback: o.allowCpuFallback ?? false,
     quiet: o.quiet ?? false,
     verbose: o.verbose ?? false,

@@ -1,5 +1,5 @@
 /**
- * The `translate` stage as files: reads a FASTA (any supported compression)
+ * The `translate` stage as files: reads a FASTA or FASTQ (any supported compression)
  * and writes the three files the original `make_predictdata` writes, byte for
  * byte:
  * - `<stem>_chunked<N>.fa` — chunks, Biopython FASTA (60 columns, case kept)
@@ -18,7 +18,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readFastaBatches } from '../io/fasta.js';
+import { readSequenceBatches } from '../io/sequences.js';
 import { FastaWriter } from '../io/fasta-writer.js';
 import { fastaStem } from '../io/paths.js';
 import { processRecordBytes, type RecordSink } from '../seq/record.js';
@@ -41,12 +41,18 @@ export interface TranslateSummary {
   framesKept: number;
   /** Non-empty records none of whose chunks has a stop-free, non-empty frame. */
   recordsWithoutFrame: number;
+  /** Records shorter than `minLength` (not empty): skipped. */
+  tooShort: number;
 }
 
 export interface TranslateOptions {
   input: string;
   expectedLength: number;
   outDir: string;
+  /** The file names, when they must not follow `input` (predict's copy of stdin); default translateOutputPaths. */
+  outputs?: TranslateOutputs;
+  /** Records shorter than this are skipped, as predict --min-length plans them; default 0. */
+  minLength?: number;
   progress?: Progress;
 }
 
@@ -90,7 +96,8 @@ export class IntermediateFiles implements RecordSink {
 }
 
 export async function translateFile(options: TranslateOptions): Promise<TranslateSummary> {
-  const outputs = translateOutputPaths(options.input, options.expectedLength, options.outDir);
+  const outputs = options.outputs ?? translateOutputPaths(options.input, options.expectedLength, options.outDir);
+  const minLength = options.minLength ?? 0;
   mkdirSync(options.outDir, { recursive: true });
   const summary: TranslateSummary = {
     outputs,
@@ -100,11 +107,12 @@ export async function translateFile(options: TranslateOptions): Promise<Translat
     chunks: 0,
     framesKept: 0,
     recordsWithoutFrame: 0,
+    tooShort: 0,
   };
   const files = new IntermediateFiles(outputs);
   const progress = options.progress;
   try {
-    const batches = readFastaBatches(options.input, {
+    const batches = readSequenceBatches(options.input, {
       onProgress: (done) => progress?.update(done, `${summary.records} records`),
     });
     // One await per decompressed block; the block's records are processed synchronously.
@@ -113,6 +121,10 @@ export async function translateFile(options: TranslateOptions): Promise<Translat
         summary.records++;
         if (record.length === 0) {
           summary.emptyRecords++;
+          continue;
+        }
+        if (record.length < minLength) {
+          summary.tooShort++;
           continue;
         }
         if (record.length < 3) summary.shorterThanCodon++;

@@ -6,6 +6,8 @@
  *                          the run's fingerprint, the shard list (with each shard input's
  *                          sha256), the counts, and the sha256 and row count of records.tsv
  *   records.tsv            one line per input record (index, id, length, chunks, frames, status)
+ *   stdin.copy             when the input was stdin: a copy of it, written while it was read
+ *                          (io/input-copy.ts), which the outputs and a resumed run read instead
  *   shard-NNNNNN.tsv       shard inputs (see shard-files.ts)
  *   shard-NNNNNN.result    shard results, each written atomically when its shard finishes
  *
@@ -33,15 +35,21 @@ import { join } from 'node:path';
 import { InputError, UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { sha256File } from '../util/hash.js';
+import { STDIN_PATH } from '../io/paths.js';
+import type { SequenceFormat } from '../io/sequences.js';
 import type { ShardSizing } from './plan.js';
 import { shardInputName, shardResultName } from './shard-files.js';
 
 /**
  * 2: records.tsv checksummed, shards cut inside records; 3: counts.inputBases (was inputBytes);
- * 4: shard sizes grow with the input by default (plan.ts), shardTokens may be that rule.
+ * 4: shard sizes grow with the input by default (plan.ts), shardTokens may be that rule;
+ * 5: minLength in the fingerprint, the too_short status, the input's format and stdin copy.
  * A plan of another format is not resumed.
  */
-export const PLAN_FORMAT_VERSION = 4;
+export const PLAN_FORMAT_VERSION = 5;
+
+/** The copy of an input read from stdin, in the work folder. */
+export const STDIN_COPY = 'stdin.copy';
 
 /**
  * Everything that changes the numbers a run produces. `--resume` refuses when any of
@@ -58,6 +66,8 @@ export interface RunFingerprint {
   batchTokens: number;
   /** A fixed budget (`--shard-tokens N`) or the growing sizes of `auto` with their constants (plan.ts). */
   shardTokens: ShardSizing;
+  /** `--min-length`: records shorter than this are not scored (0: all are). */
+  minLength: number;
 }
 
 export interface PlannedShard {
@@ -79,7 +89,7 @@ export interface PlanCounts {
   chunks: number;
   frames: number;
   /** Records that produced no frame at all, by reason. */
-  recordsWithoutFrames: { empty: number; shorterThanCodon: number; noStopFreeFrame: number };
+  recordsWithoutFrames: { empty: number; shorterThanCodon: number; noStopFreeFrame: number; tooShort: number };
   /** Sequence letters over all records (headers and line breaks not counted). */
   inputBases: number;
 }
@@ -91,11 +101,25 @@ export interface RecordsFile {
   rows: number;
 }
 
+/** What the plan knows of its input beyond its checksum. */
+export interface PlannedInput {
+  format: SequenceFormat;
+  /** Set when the input was stdin: the copy in the work folder (STDIN_COPY) and its sha256. */
+  copy?: { name: string; sha256: string };
+}
+
 export interface RunPlan {
   fingerprint: RunFingerprint;
   shards: PlannedShard[];
   counts: PlanCounts;
   recordsFile: RecordsFile;
+  input: PlannedInput;
+}
+
+/** The input as a later stage reads it again, with the sha256 its bytes must have (WorkDir.rereadableInput). */
+export interface RereadableInput {
+  path: string;
+  sha256: string;
 }
 
 /** plan.json as found on disk. */
@@ -151,6 +175,9 @@ export class WorkDir {
     if (typeof plan.recordsFile?.sha256 !== 'string' || plan.recordsFile.rows !== plan.counts?.records) {
       return { state: 'unreadable', reason: 'malformed records.tsv entry' };
     }
+    if (typeof plan.input?.format !== 'string' || (plan.input.copy !== undefined && typeof plan.input.copy.sha256 !== 'string')) {
+      return { state: 'unreadable', reason: 'malformed input entry' };
+    }
     return { state: 'found', plan };
   }
 
@@ -196,6 +223,35 @@ export class WorkDir {
   async reset(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
     await mkdir(this.dir, { recursive: true });
+  }
+
+  /**
+   * The input as a later stage reads it again (the viral FASTA, a re-plan, the intermediate files),
+   * with the sha256 its bytes must have: the file the user gave, or for stdin the copy in this folder.
+   */
+  rereadableInput(plan: RunPlan, input: string): RereadableInput {
+    if (input === STDIN_PATH && plan.input.copy) return { path: this.path(plan.input.copy.name), sha256: plan.input.copy.sha256 };
+    return { path: input, sha256: plan.fingerprint.inputSha256 };
+  }
+
+  /**
+   * `--resume` with stdin as the input: stdin is never read again; the copy the interrupted run
+   * saved stands in for it, once checked against its sha256. Refused clearly when there is none.
+   */
+  async assertStdinCopy(plan: RunPlan, outDir: string): Promise<void> {
+    const copy = plan.input.copy;
+    if (!copy) {
+      throw new UsageError(`cannot resume the run in ${outDir} from stdin ('-'): that run read its input from a file, not from stdin`, {
+        hint: 'resume with the input file of the interrupted run',
+      });
+    }
+    const actual = await sha256File(this.path(copy.name)).catch(() => null);
+    if (actual !== copy.sha256) {
+      throw new InputError(
+        `cannot resume the run in ${outDir}: its input came from stdin, and the copy saved in ${this.path(copy.name)} is ${actual === null ? 'missing' : 'damaged (checksum mismatch)'}`,
+        { hint: 'start over: pipe the input again, with --force instead of --resume' },
+      );
+    }
   }
 
   /** Removes leftover temporary files from a run that was killed mid-write. */

@@ -12,9 +12,29 @@ function workerEntry(): { path: string; execArgv: string[] } {
   const self = fileURLToPath(import.meta.url);
   const fromSource = self.endsWith('.ts');
   const path = self.replace(/child-transport\.(ts|js)$/, `worker-main.${fromSource ? 'ts' : 'js'}`);
-  const inherited = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
+  const inherited = inheritableExecArgv(process.execArgv);
   const hasTsx = inherited.some((a, i) => a === 'tsx' || a.includes('tsx/') || (a === '--import' && inherited[i + 1] === 'tsx'));
   return { path, execArgv: fromSource && !hasTsx ? [...inherited, '--import', 'tsx'] : inherited };
+}
+
+/**
+ * The parent's Node options a worker may share (loaders, memory limits, flags). Not the test
+ * runner's or the inspector's, and not the code of `node -e CODE` / `node -p CODE` (with its
+ * `--input-type`): fork would run CODE again in every worker instead of worker-main, so a library
+ * caller's `node -e "await predict(...)"` would start a nested run per worker.
+ */
+function inheritableExecArgv(parent: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < parent.length; i++) {
+    const a = parent[i];
+    if (['-e', '--eval', '-p', '--print', '--input-type'].includes(a)) {
+      i++; // and its value
+      continue;
+    }
+    if (/^(--eval|--print|--input-type)=/.test(a) || a.startsWith('--test') || a.startsWith('--inspect')) continue;
+    out.push(a);
+  }
+  return out;
 }
 
 export function childProcessLauncher(): WorkerLauncher {

@@ -49,7 +49,8 @@ function flipByteAt(path: string, at: number): void {
 function outputs(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of readdirSync(dir)) {
-    if (name === 'work' || name === 'run.json' || name === 'gpu_metrics.log' || name.startsWith('.')) continue;
+    // run.json and report.html carry the run's times, gpu_metrics.log its samples: never byte-identical.
+    if (name === 'work' || name === 'run.json' || name === 'report.html' || name === 'gpu_metrics.log' || name.startsWith('.')) continue;
     if (statSync(join(dir, name)).isFile()) out[name] = readFileSync(join(dir, name), 'utf8');
   }
   return out;

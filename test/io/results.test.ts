@@ -216,17 +216,17 @@ test('the group key drops the last two code points (an astral character counts a
   assert.equal(modifiedId(''), '');
 });
 
-test('the results writer: optional banner comment first, preformatted rows, nothing on disk until commit', () => {
+test('the results writer: the header line first (no comment lines), preformatted rows, nothing on disk until commit', () => {
   const dir = tempDir();
   const path = join(dir, 'prediction_results.txt');
-  const w = new PredictionResultsWriter(path, 'demo models: scores mean nothing');
+  const w = new PredictionResultsWriter(path);
   w.write({ id: 'a_chunk_1F1', score1: 0.25, score2: 0.75 });
   w.writeFormatted({ id: 'b_chunk_1R2', score1: 0.5, score2: 0.5 }, 'X1', 'X2');
   assert.ok(!existsSync(path));
   w.commit();
   assert.equal(
     readFileSync(path, 'utf8'),
-    '# demo models: scores mean nothing\nSequence_ID\tPrediction\tscore1\tscore2\na_chunk_1F1\tvirus\t0.25\t0.75\nb_chunk_1R2\tothers\tX1\tX2\n',
+    'Sequence_ID\tPrediction\tscore1\tscore2\na_chunk_1F1\tvirus\t0.25\t0.75\nb_chunk_1R2\tothers\tX1\tX2\n',
   );
   assert.equal(formatPredictionRow({ id: 'c', score1: 0.9, score2: 0.1 }), 'c\tothers\t0.9\t0.1');
   assert.equal(PREDICTION_RESULTS_HEADER, 'Sequence_ID\tPrediction\tscore1\tscore2');

@@ -6,7 +6,9 @@
  *   original's own float32 scores: this is predict's number formatting and
  *   ordering path, whatever the shard boundaries;
  * - on hand-made cases for the verdict rules (ties, the --min-score boundary),
- *   the Python sort order of chunk ids, banners, --save-embeddings, and damage.
+ *   the chunk counts and coverage of summary.tsv, `<stem>_virus.fna`, the Python
+ *   sort order of chunk ids, plain tables (no comment lines), --save-embeddings,
+ *   and damage.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +17,7 @@ import { join } from 'node:path';
 import { fixture, tempDir } from '../helpers.js';
 import { OUTPUT_FILES, writeOutputs, type FinalizeCounts } from '../../src/pipeline/finalize.js';
 import { planRun } from '../../src/pipeline/plan.js';
+import { chunkSpans } from '../../src/seq/chunk.js';
 import { parseShardInput, shardInputName, shardResultName, writeShardResult } from '../../src/pipeline/shard-files.js';
 import { PLAN_FORMAT_VERSION, WorkDir, type RunPlan } from '../../src/pipeline/workdir.js';
 import { sha256Hex } from '../../src/util/hash.js';
@@ -24,21 +27,23 @@ import { InputError } from '../../src/util/errors.js';
 type Scorer = (frameId: string) => [number, number];
 
 interface Run {
+  /** The input file the run was planned from. */
+  input: string;
   out: string;
   workDir: WorkDir;
   plan: RunPlan;
 }
 
 /** Plans `fasta` into a fresh work folder and writes a result for every shard from `score`. */
-async function planned(fasta: string, expectedLength: number, shardTokens: number, score: Scorer, features = 0): Promise<Run> {
+async function planned(fasta: string, expectedLength: number, shardTokens: number, score: Scorer, features = 0, minLength = 0): Promise<Run> {
   const dir = tempDir();
   const input = join(dir, 'in.fa');
   writeFileSync(input, fasta);
   const out = join(dir, 'out');
   const workDir = new WorkDir(out);
   const plan = await planRun(
-    { input, expectedLength, workDir, shardTokens, shardCost: () => 1 },
-    { planFormat: PLAN_FORMAT_VERSION, expectedLength, modelsSha256: 'test', precision: 'fp32', batchTokens: 1000, shardTokens },
+    { input, expectedLength, workDir, shardTokens, shardCost: () => 1, minLength },
+    { planFormat: PLAN_FORMAT_VERSION, expectedLength, modelsSha256: 'test', precision: 'fp32', batchTokens: 1000, shardTokens, minLength },
   );
   for (const s of plan.shards) {
     const frames = parseShardInput(readFileSync(workDir.path(shardInputName(s.index)), 'utf8'), 'shard');
@@ -46,17 +51,26 @@ async function planned(fasta: string, expectedLength: number, shardTokens: numbe
     const feat = features > 0 ? new Float32Array(frames.length * features).map((_, i) => s.index + i / 1000) : undefined;
     await writeShardResult(workDir.path(shardResultName(s.index)), { shard: s.index, frames: frames.length, classes: 2, probabilities, featureDim: features, features: feat });
   }
-  return { out, workDir, plan };
+  return { input, out, workDir, plan };
 }
 
-function finalize(r: Run, options: { minScore?: number; banner?: string; saveEmbeddings?: boolean } = {}): Promise<FinalizeCounts> {
-  return writeOutputs({ plan: r.plan, workDir: r.workDir, outDir: r.out, minScore: options.minScore ?? 0.5, saveEmbeddings: options.saveEmbeddings ?? false, banner: options.banner });
+function finalize(r: Run, options: { minScore?: number; saveEmbeddings?: boolean } = {}): Promise<FinalizeCounts> {
+  return writeOutputs({
+    plan: r.plan,
+    workDir: r.workDir,
+    outDir: r.out,
+    minScore: options.minScore ?? 0.5,
+    saveEmbeddings: options.saveEmbeddings ?? false,
+    input: r.workDir.rereadableInput(r.plan, r.input),
+    virusFasta: VIRUS_FNA,
+  });
 }
 
+const VIRUS_FNA = 'in_virus.fna';
 const read = (r: Run, name: string) => readFileSync(join(r.out, name), 'utf8');
 
 /** summary.tsv's header, as documented in the README. */
-const SUMMARY_HEADER = 'id\tlength\tchunks\tframes_scored\tmax_virus_score\tverdict\tstatus';
+const SUMMARY_HEADER = 'id\tlength\tchunks\tframes_scored\tmax_virus_score\tverdict\tstatus\tchunks_scored\tvirus_chunks\tvirus_fraction';
 
 // ----------------------------------------------------- the original's files ---
 
@@ -78,7 +92,9 @@ const e2eScore: Scorer = (id) => {
 /**
  * summary.tsv for the e2e input, derived from the original's files alone: chunks per
  * record from its chunk list, frames and the highest virus score (as it printed it)
- * from its prediction rows, the reason a record has no frame from its length.
+ * from its prediction rows, the reason a record has no frame from its length; virus
+ * chunks from the same rows, their coverage from the chunk windows (chunkSpans,
+ * checked against the original in test/seq).
  */
 function e2eSummary(minScore: number): string {
   const lines = [SUMMARY_HEADER];
@@ -89,11 +105,23 @@ function e2eSummary(minScore: number): string {
     const length = rec.sequence.length;
     if (rows.length === 0) {
       const status = length === 0 ? 'empty' : length < 3 ? 'shorter_than_codon' : 'no_stop_free_frame';
-      lines.push(`${rec.id}\t${length}\t${chunks}\t0\tNA\tnot_scored\t${status}`);
+      lines.push(`${rec.id}\t${length}\t${chunks}\t0\tNA\tnot_scored\t${status}\t0\t0\tNA`);
       continue;
     }
     const best = rows.reduce((a, b) => (Number(b[3]) > Number(a[3]) ? b : a));
-    lines.push(`${rec.id}\t${length}\t${chunks}\t${rows.length}\t${best[3]}\t${Number(best[3]) > minScore ? 'virus' : 'non_virus'}\tok`);
+    const chunkBest = new Map<number, number>();
+    for (const [id, , , s2] of rows) {
+      const k = Number(/_chunk_(\d+)[FR]\d$/.exec(id)![1]);
+      chunkBest.set(k, Math.max(chunkBest.get(k) ?? -1, Number(s2)));
+    }
+    const virusChunks = [...chunkBest].filter(([, s]) => s > minScore).map(([k]) => k);
+    const covered = new Set<number>();
+    const spans = chunkSpans(length, 500);
+    for (const k of virusChunks) for (let i = spans[k - 1].start; i < spans[k - 1].end; i++) covered.add(i);
+    lines.push(
+      `${rec.id}\t${length}\t${chunks}\t${rows.length}\t${best[3]}\t${Number(best[3]) > minScore ? 'virus' : 'non_virus'}\tok` +
+        `\t${chunkBest.size}\t${virusChunks.length}\t${(covered.size / length).toFixed(4)}`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -154,18 +182,93 @@ test('verdict rules: a printed tie is virus in the chunk file; the summary needs
   const csv = read(r, OUTPUT_FILES.highestScore);
   assert.equal(csv, 'Modified_ID\tIs_Virus\nt_chunk_1\tTrue\nu_chunk_1\tFalse\nu_chunk_2\tTrue\nv_chunk_1\tFalse\n');
   const summary = read(r, OUTPUT_FILES.summary).trimEnd().split('\n').slice(1);
+  // Chunks per record: scored, called virus (best frame above --min-score: both of u's, though the
+  // chunk file says False for u_chunk_1), and the share of the bases they cover (u's overlap once).
   assert.deepEqual(summary, [
-    't\t30\t1\t6\t0.5\tnon_virus\tok',
-    'u\t45\t2\t12\t0.625\tvirus\tok',
-    'v\t30\t1\t6\t0.0625\tnon_virus\tok',
-    `w\t${ALL_FRAMES_STOP.length}\t1\t0\tNA\tnot_scored\tno_stop_free_frame`,
+    't\t30\t1\t6\t0.5\tnon_virus\tok\t1\t0\t0.0000',
+    'u\t45\t2\t12\t0.625\tvirus\tok\t2\t2\t1.0000',
+    'v\t30\t1\t6\t0.0625\tnon_virus\tok\t1\t0\t0.0000',
+    `w\t${ALL_FRAMES_STOP.length}\t1\t0\tNA\tnot_scored\tno_stop_free_frame\t0\t0\tNA`,
   ]);
+  assert.equal(read(r, VIRUS_FNA), `>u\n${stopFree(45)}\n`, 'the one record called virus, whole');
   assert.deepEqual(counts, { rows: 24, chunkVerdicts: 4, virusChunks: 2, virusRecords: 1 });
   // The rows keep the shard order and print each score with str(numpy.float32); a tie is `others`.
   const rows = read(r, OUTPUT_FILES.predictions).split('\n');
   assert.equal(rows[1], 't_chunk_1F1\tothers\t0.5\t0.5');
   assert.equal(rows[2], 't_chunk_1F2\tvirus\t0.125\t0.375');
   assert.equal(rows[19], 'v_chunk_1F1\tothers\t0.9375\t0.0625');
+});
+
+test('summary.tsv counts chunks scored and called virus, and the share of the record their union covers', async () => {
+  // 75 nt in 30-nt windows: [0,30), [24,54), [48,75) (the original's uneven overlaps).
+  assert.deepEqual(chunkSpans(75, 30).map((w) => [w.start, w.end]), [[0, 30], [24, 54], [48, 75]]);
+  const fasta = `>a\n${stopFree(75)}\n>b\n${stopFree(75)}\n>c\n${stopFree(75)}\n`;
+  const virus = new Set(['a_chunk_1', 'a_chunk_2', 'b_chunk_1', 'b_chunk_3']);
+  const r = await planned(fasta, 30, 200, (id) => (virus.has(id.slice(0, -2)) ? [0.25, 0.75] : [0.75, 0.25]));
+  assert.ok(r.plan.shards.length >= 2, 'chunks and records spread over several shards');
+  await finalize(r);
+  const rows = read(r, OUTPUT_FILES.summary).trimEnd().split('\n').slice(1).map((l) => l.split('\t').slice(7));
+  assert.deepEqual(rows, [
+    ['3', '2', '0.7200'], // [0,54): the overlap of chunks 1 and 2 counted once (54, not 60)
+    ['3', '2', '0.7600'], // [0,30) and [48,75)
+    ['3', '0', '0.0000'],
+  ]);
+});
+
+test('<stem>_virus.fna: the records called virus, whole, in input order, with their header lines, 60 columns; --min-length records are too_short', async () => {
+  const long = stopFree(130);
+  const fasta = `>first one  \t\n${long.slice(0, 70)}\n${long.slice(70)}\n>short\n${stopFree(40)}\n>low\n${stopFree(90)}\n>last x=1\n${stopFree(61)}\n`;
+  const r = await planned(fasta, 30, 1e9, (id) => (id.startsWith('low') ? [0.9, 0.1] : [0.1, 0.9]), 0, 50);
+  await finalize(r);
+  assert.equal(
+    read(r, VIRUS_FNA),
+    `>first one\n${long.slice(0, 60)}\n${long.slice(60, 120)}\n${long.slice(120)}\n>last x=1\n${stopFree(61).slice(0, 60)}\n${stopFree(61).slice(60)}\n`,
+  );
+  const short = read(r, OUTPUT_FILES.summary).split('\n').find((l) => l.startsWith('short\t'));
+  assert.equal(short, 'short\t40\t0\t0\tNA\tnot_scored\ttoo_short\t0\t0\tNA', 'below --min-length 50: listed, not chunked, not scored');
+  assert.equal(r.plan.counts.recordsWithoutFrames.tooShort, 1);
+  assert.ok(!read(r, OUTPUT_FILES.predictions).includes('short_chunk'), 'no frame of it is scored');
+  // Written again (a resumed run): the same bytes.
+  const before = read(r, VIRUS_FNA);
+  await finalize(r);
+  assert.equal(read(r, VIRUS_FNA), before);
+});
+
+test('FASTQ input: planned like FASTA; the viral records come out as FASTA with the @ line as header', async () => {
+  const dir = tempDir();
+  const input = join(dir, 'reads.fq');
+  const q = (n: number) => 'I'.repeat(n);
+  writeFileSync(input, `@r1 lane=1\n${stopFree(45)}\n+\n${q(45)}\n@r2\n${stopFree(30)}\n+r2\n${q(30)}\n`);
+  const out = join(dir, 'out');
+  const workDir = new WorkDir(out);
+  const plan = await planRun(
+    { input, expectedLength: 30, workDir, shardTokens: 1e9, shardCost: () => 1 },
+    { planFormat: PLAN_FORMAT_VERSION, expectedLength: 30, modelsSha256: 'test', precision: 'fp32', batchTokens: 1000, shardTokens: 1e9, minLength: 0 },
+  );
+  assert.equal(plan.input.format, 'fastq');
+  for (const s of plan.shards) {
+    const frames = parseShardInput(readFileSync(workDir.path(shardInputName(s.index)), 'utf8'), 'shard');
+    const probabilities = new Float32Array(frames.flatMap((f) => (f.id.startsWith('r1') ? [0.2, 0.8] : [0.8, 0.2])));
+    await writeShardResult(workDir.path(shardResultName(s.index)), { shard: s.index, frames: frames.length, classes: 2, probabilities, featureDim: 0 });
+  }
+  await writeOutputs({ plan, workDir, outDir: out, minScore: 0.5, saveEmbeddings: false, input: workDir.rereadableInput(plan, input), virusFasta: 'reads_virus.fna' });
+  assert.equal(readFileSync(join(out, 'reads_virus.fna'), 'utf8'), `>r1 lane=1\n${stopFree(45)}\n`);
+  assert.deepEqual(
+    readFileSync(join(out, OUTPUT_FILES.summary), 'utf8').trimEnd().split('\n').slice(1).map((l) => l.split('\t').slice(0, 2).concat(l.split('\t')[5])),
+    [['r1', '45', 'virus'], ['r2', '30', 'non_virus']],
+  );
+});
+
+test('an input changed after planning stops the viral FASTA with an InputError, and no output is committed', async () => {
+  const r = await planned(`>a\n${stopFree(30)}\n>b\n${stopFree(30)}\n`, 30, 1e9, () => [0.25, 0.75]);
+  writeFileSync(r.input, `>a\n${stopFree(30)}\n>b\n${stopFree(27)}AAA\n`);
+  await assert.rejects(finalize(r), (e: unknown) => {
+    assert.ok(e instanceof InputError, String(e));
+    assert.match(e.message, /in\.fa changed since the run read it/);
+    assert.match(e.hint ?? '', /--resume|--force/);
+    return true;
+  });
+  assert.deepEqual(readdirSync(r.out).filter((n) => n !== 'work'), [], 'no output file');
 });
 
 test('chunk verdicts sort as Python sorts: by code point, so astral ids after U+E000..U+FFFF, chunk_10 before chunk_2', async () => {
@@ -190,15 +293,13 @@ test('chunk verdicts sort as Python sorts: by code point, so astral ids after U+
   assert.deepEqual(summaryIds, [...ids, 'long']);
 });
 
-test('a banner opens every text output; --save-embeddings links each shard result with its frame ids', async () => {
+test('every table starts with its header line (no comment lines); --save-embeddings links each shard result with its frame ids', async () => {
   const r = await planned(`>a\n${stopFree(60)}\n>b\n${stopFree(33)}\n`, 30, 50, () => [0.25, 0.75], 4);
   assert.ok(r.plan.shards.length >= 2);
-  await finalize(r, { banner: 'demo models: scores mean nothing', saveEmbeddings: true });
-  for (const name of [OUTPUT_FILES.predictions, OUTPUT_FILES.summary, OUTPUT_FILES.highestScore]) {
-    assert.equal(read(r, name).split('\n')[0], '# demo models: scores mean nothing', name);
-  }
-  assert.equal(read(r, OUTPUT_FILES.summary).split('\n')[1], SUMMARY_HEADER);
-  assert.equal(read(r, OUTPUT_FILES.highestScore).split('\n')[1], 'Modified_ID\tIs_Virus');
+  await finalize(r, { saveEmbeddings: true });
+  assert.equal(read(r, OUTPUT_FILES.predictions).split('\n')[0], 'Sequence_ID\tPrediction\tscore1\tscore2');
+  assert.equal(read(r, OUTPUT_FILES.summary).split('\n')[0], SUMMARY_HEADER);
+  assert.equal(read(r, OUTPUT_FILES.highestScore).split('\n')[0], 'Modified_ID\tIs_Virus');
   const dir = join(r.out, OUTPUT_FILES.embeddings);
   const expected = r.plan.shards.flatMap((s) => [`shard-${String(s.index).padStart(6, '0')}.bin`, `shard-${String(s.index).padStart(6, '0')}.ids`]);
   assert.deepEqual(readdirSync(dir).sort(), expected.sort());
@@ -212,7 +313,7 @@ test('a banner opens every text output; --save-embeddings links each shard resul
     assert.deepEqual(ids.slice(0, -1).split('\n'), frameIds);
     allIds.push(...frameIds);
   }
-  const rows = read(r, OUTPUT_FILES.predictions).trimEnd().split('\n').slice(2).map((l) => l.split('\t')[0]);
+  const rows = read(r, OUTPUT_FILES.predictions).trimEnd().split('\n').slice(1).map((l) => l.split('\t')[0]);
   assert.deepEqual(rows, allIds);
   // Written again (a resumed run that died after exporting): the folder and files exist, the result stays intact.
   const before = readFileSync(r.workDir.path(shardResultName(1)));
@@ -232,17 +333,22 @@ test('records before, between and after the scored ones are all summarised, in i
   const r = await planned(fasta, 30, 1e9, () => [0.25, 0.75]);
   await finalize(r);
   assert.deepEqual(read(r, OUTPUT_FILES.summary).trimEnd().split('\n').slice(1), [
-    'none1\t13\t1\t0\tNA\tnot_scored\tno_stop_free_frame',
-    's1\t30\t1\t6\t0.75\tvirus\tok',
-    'empty\t0\t0\t0\tNA\tnot_scored\tempty',
-    'none2\t2\t1\t0\tNA\tnot_scored\tshorter_than_codon',
-    's2\t30\t1\t6\t0.75\tvirus\tok',
-    'none3\t13\t1\t0\tNA\tnot_scored\tno_stop_free_frame',
+    'none1\t13\t1\t0\tNA\tnot_scored\tno_stop_free_frame\t0\t0\tNA',
+    's1\t30\t1\t6\t0.75\tvirus\tok\t1\t1\t1.0000',
+    'empty\t0\t0\t0\tNA\tnot_scored\tempty\t0\t0\tNA',
+    'none2\t2\t1\t0\tNA\tnot_scored\tshorter_than_codon\t0\t0\tNA',
+    's2\t30\t1\t6\t0.75\tvirus\tok\t1\t1\t1.0000',
+    'none3\t13\t1\t0\tNA\tnot_scored\tno_stop_free_frame\t0\t0\tNA',
   ]);
+  assert.equal(read(r, VIRUS_FNA), `>s1\n${stopFree(30)}\n>s2\n${stopFree(30)}\n`);
   // No frame at all: every record is still listed, and both result files hold their headers only.
   const none = await planned(`>x\n${ALL_FRAMES_STOP}\n>y\n\n`, 100, 1e9, () => [0.5, 0.5]);
   assert.deepEqual(await finalize(none), { rows: 0, chunkVerdicts: 0, virusChunks: 0, virusRecords: 0 });
-  assert.equal(read(none, OUTPUT_FILES.summary), `${SUMMARY_HEADER}\nx\t13\t1\t0\tNA\tnot_scored\tno_stop_free_frame\ny\t0\t0\t0\tNA\tnot_scored\tempty\n`);
+  assert.equal(
+    read(none, OUTPUT_FILES.summary),
+    `${SUMMARY_HEADER}\nx\t13\t1\t0\tNA\tnot_scored\tno_stop_free_frame\t0\t0\tNA\ny\t0\t0\t0\tNA\tnot_scored\tempty\t0\t0\tNA\n`,
+  );
+  assert.equal(read(none, VIRUS_FNA), '', 'no record called virus: an empty viral FASTA');
   assert.equal(read(none, OUTPUT_FILES.predictions), 'Sequence_ID\tPrediction\tscore1\tscore2\n');
   assert.equal(read(none, OUTPUT_FILES.highestScore), 'Modified_ID\tIs_Virus\n');
 });
@@ -256,7 +362,7 @@ test('a damaged work folder stops finalize with an InputError naming the file, a
   const lines = original.split('\n');
   const expectFailure = async (what: string, reason: RegExp, plan: RunPlan = r.plan) => {
     await assert.rejects(
-      writeOutputs({ plan, workDir: r.workDir, outDir: r.out, minScore: 0.5, saveEmbeddings: false }),
+      writeOutputs({ plan, workDir: r.workDir, outDir: r.out, minScore: 0.5, saveEmbeddings: false, input: r.workDir.rereadableInput(plan, r.input), virusFasta: VIRUS_FNA }),
       (e: unknown) => {
         assert.ok(e instanceof InputError, `${what}: ${String(e)}`);
         assert.match(e.message, new RegExp(`^work folder ${r.workDir.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged: `), what);

@@ -88,7 +88,7 @@ async function plannedWithResults(fasta: string, shardTokens: number): Promise<{
   const workDir = new WorkDir(join(dir, 'out'));
   const plan = await planRun(
     { input, expectedLength: 300, workDir, shardTokens, shardCost: () => 1 },
-    { planFormat: PLAN_FORMAT_VERSION, expectedLength: 300, modelsSha256: 'x', precision: 'fp32', batchTokens: 100, shardTokens },
+    { planFormat: PLAN_FORMAT_VERSION, expectedLength: 300, modelsSha256: 'x', precision: 'fp32', batchTokens: 100, shardTokens, minLength: 0 },
   );
   for (const s of plan.shards) {
     const probabilities = new Float32Array(2 * s.frames);
@@ -99,7 +99,15 @@ async function plannedWithResults(fasta: string, shardTokens: number): Promise<{
 }
 
 const finalize = (w: { dir: string; workDir: WorkDir; plan: RunPlan }) =>
-  writeOutputs({ plan: w.plan, workDir: w.workDir, outDir: join(w.dir, 'out'), minScore: 0.5, saveEmbeddings: false });
+  writeOutputs({
+    plan: w.plan,
+    workDir: w.workDir,
+    outDir: join(w.dir, 'out'),
+    minScore: 0.5,
+    saveEmbeddings: false,
+    input: w.workDir.rereadableInput(w.plan, join(w.dir, 'in.fa')),
+    virusFasta: 'in_virus.fna',
+  });
 
 test('finalize checks records.tsv and the shard inputs as it reads them: damage fails loudly and writes no output', async () => {
   const fasta = '>a\nATGAAACCCGGGTTTAAACCCGGG\n>b\nAC\n>c\nATGAAACCCGGGTTTAAACCCGGGTTT\n>d\n\n>e\nATGGGGCCCAAATTTGGGCCC\n';

@@ -89,7 +89,7 @@ test('predict reproduces the original pipeline on the e2e fixture', async () => 
 
   // summary.tsv: every input record, in input order, records without frames included with their reason.
   const summary = readFileSync(join(out, 'summary.tsv'), 'utf8').trim().split('\n');
-  assert.equal(summary[0], 'id\tlength\tchunks\tframes_scored\tmax_virus_score\tverdict\tstatus');
+  assert.equal(summary[0], 'id\tlength\tchunks\tframes_scored\tmax_virus_score\tverdict\tstatus\tchunks_scored\tvirus_chunks\tvirus_fraction');
   const rows = summary.slice(1).map((l) => l.split('\t'));
   const expected = JSON.parse(readFileSync(fixture('e2e/expected_e2e.json'), 'utf8')) as { input_records: Array<{ id: string }> };
   assert.deepEqual(

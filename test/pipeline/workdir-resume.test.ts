@@ -30,6 +30,7 @@ const FINGERPRINT: RunFingerprint = {
   modelsSha256: 'b'.repeat(64),
   precision: 'fp32',
   batchTokens: 8192,
+  minLength: 0,
   shardTokens: 100000,
 };
 
@@ -111,8 +112,9 @@ async function workFolderWithPlan(): Promise<{ w: WorkDir; plan: RunPlan }> {
   const plan: RunPlan = {
     fingerprint: FINGERPRINT,
     shards: [shard(1), shard(2)],
-    counts: { records: 1, chunks: 1, frames: 2, recordsWithoutFrames: { empty: 0, shorterThanCodon: 0, noStopFreeFrame: 0 }, inputBases: 30 },
+    counts: { records: 1, chunks: 1, frames: 2, recordsWithoutFrames: { empty: 0, shorterThanCodon: 0, noStopFreeFrame: 0, tooShort: 0 }, inputBases: 30 },
     recordsFile: { sha256: sha256Hex(files['records.tsv']), rows: 1 },
+    input: { format: 'fasta' },
   };
   await w.writePlan(plan);
   return { w, plan };

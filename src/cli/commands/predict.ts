@@ -5,13 +5,15 @@ import { Option, type Command } from 'commander';
 import { runPredict } from '../../pipeline/predict.js';
 import { SHARD_GROWTH } from '../../pipeline/plan.js';
 import { PREDICT_DEFAULTS } from '../../pipeline/predict-options.js';
+import { parseUnitSlice, type UnitSlice } from '../../pipeline/slices.js';
 import { batchTokensFlag, MAX_BATCH_TOKENS, MAX_SHARD_TOKENS, shardTokensFlag, threadsFlag } from '../../scheduler/limits.js';
 import { schedulerSettingsFrom } from '../../scheduler/settings.js';
 import { UsageError } from '../../util/errors.js';
+import { addQueueOptions, queueSettingsFrom, type QueueFlags } from '../queue-flags.js';
 import { openLog } from '../../util/log.js';
 import { addSchedulerOptions, schedulerValuesFrom, type SchedulerFlags } from '../scheduler-flags.js';
 
-interface PredictFlags extends SchedulerFlags {
+interface PredictFlags extends SchedulerFlags, QueueFlags {
   expectedLength: number;
   models?: string;
   esm?: string;
@@ -25,9 +27,14 @@ interface PredictFlags extends SchedulerFlags {
   shardTokens: number | 'auto';
   resume?: boolean;
   force?: boolean;
+  planOnly?: boolean;
+  units?: UnitSlice;
   keepIntermediate?: boolean;
   saveEmbeddings?: boolean;
   minScore: number;
+  minLength: number;
+  dashboardPort?: number;
+  dashboardHost?: string;
   precision: 'fp32' | 'fp16';
   cacheDir?: string;
   allowCpuFallback?: boolean;
@@ -45,6 +52,12 @@ function integer(name: string, min: number) {
   };
 }
 
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535) throw new UsageError(`--dashboard-port must be a port number from 0 to 65535, got '${value}'`, { hint: '0 picks a free port' });
+  return n;
+}
+
 function score(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`--min-score must be a number between 0 and 1, got '${value}'`);
@@ -55,14 +68,14 @@ export function registerPredict(program: Command): void {
   const cmd = program
     .command('predict')
     .description('identify viral sequences: chunk, translate, embed (DNABERT-S + ESM-2), classify; resumable')
-    .argument('<input>', 'FASTA file (plain, gzip, bzip2, xz or zstd)')
+    .argument('<input>', "FASTA or FASTQ file (plain, gzip, bzip2, xz or zstd; detected by content), or '-' for stdin")
     .requiredOption('-e, --expected-length <N>', 'chunk length the classifier was trained for: 300 or 500', integer('--expected-length', 1))
     .option('--models <bundle>', 'prepared model bundle (virnucpro models prepare)')
     .option('--esm <path>', 'ESM-2 weights: fair-esm .pt or Hugging Face directory')
     .option('--dnabert <dir>', 'DNABERT-S Hugging Face directory (config.json, tokenizer.json, weights)')
     .option('--classifier <pth>', 'VirNucPro classifier (300_model.pth / 500_model.pth)')
     .option('--demo', 'use the built-in tiny demo models (scores mean nothing; for trying the tool)')
-    .option('-o, --out-dir <dir>', 'output directory (default: <input stem>_virnucpro)')
+    .option('-o, --out-dir <dir>', 'output directory (default: <input stem>_virnucpro; stdin_virnucpro for stdin)')
     .option('-t, --threads <N>', 'ONNX Runtime threads per worker (default: cores / CPU workers; at most 4 per core)', threadsFlag('--threads'))
     .option('--device <spec>', 'one device: cpu, cuda:N or webgpu (shorthand for --devices)')
     .option(
@@ -79,18 +92,28 @@ export function registerPredict(program: Command): void {
     )
     .addOption(new Option('--resume', 'continue an interrupted run in the output directory').conflicts('force'))
     .option('--force', 'overwrite the output directory')
+    .addOption(new Option('--plan-only', 'plan the run (work/) and stop without computing; then --units jobs and a final --resume (README: Running on a cluster)').conflicts('units'))
+    .addOption(
+      new Option('--units <I/N>', 'compute only slice I of N of a run planned with --plan-only, writing no outputs (implies --resume)')
+        .argParser((value: string) => parseUnitSlice(value))
+        .conflicts('force'),
+    )
     .option('--keep-intermediate', "also write the original's intermediate FASTA files")
     .option('--save-embeddings', 'also write the merged features per shard (embeddings/, see README)')
     .option('--min-score <x>', 'virus score above which a record is called virus in summary.tsv', score, PREDICT_DEFAULTS.minScore)
+    .option('--min-length <N>', 'records shorter than N bases are not scored (status too_short in summary.tsv); 0: off', integer('--min-length', 0), PREDICT_DEFAULTS.minLength)
     .addOption(new Option('--precision <p>', 'precision of graphs built from raw weights').choices(['fp32', 'fp16']).default(PREDICT_DEFAULTS.precision))
     .option('--cache-dir <dir>', 'model and graph cache (default: $VIRNUCPRO_CACHE or ~/.cache/virnucpro)')
     .option('--allow-cpu-fallback', 'run on the CPU (with a warning) when a GPU provider cannot start or cannot run the models')
     .option('--allow-length-mismatch', "run VirNucPro's published classifier with an -e other than the one it was trained for")
     .addOption(new Option('-q, --quiet', 'no progress output').conflicts('verbose'))
     .option('-v, --verbose', 'more detail in the log')
-    .option('--log-file <file>', 'also append the log to this file');
-  addSchedulerOptions(cmd).action(async (input: string, flags: PredictFlags) => {
+    .option('--log-file <file>', 'also append the log to this file')
+    .option('--dashboard-port <N>', 'serve a live web dashboard of the run on this port (0: a free port; the log prints its URL)', port)
+    .option('--dashboard-host <host>', 'address the live dashboard listens on (default 127.0.0.1, this machine only)');
+  addSchedulerOptions(addQueueOptions(cmd)).action(async (input: string, flags: PredictFlags) => {
     if (flags.device && (flags.devices || flags.gpus)) throw new UsageError('--device cannot be combined with --devices/--gpus');
+    if (flags.dashboardHost !== undefined && flags.dashboardPort === undefined) throw new UsageError('--dashboard-host needs --dashboard-port', { hint: 'add --dashboard-port 0 to pick a free port' });
     const scheduling = schedulerValuesFrom(flags, flags.device ?? flags.devices);
     const log = openLog({ quiet: flags.quiet, file: flags.logFile, fileLabel: '--log-file' });
     const scheduler = await schedulerSettingsFrom(scheduling, { log });
@@ -113,9 +136,16 @@ export function registerPredict(program: Command): void {
       shardTokens: flags.shardTokens,
       resume: flags.resume,
       force: flags.force,
+      planOnly: flags.planOnly,
+      units: flags.units,
+      queue: queueSettingsFrom(flags),
+      // commander keeps the arguments it parsed (untyped): --plan-only prints the next commands from them.
+      commandLine: (program as unknown as { rawArgs?: string[] }).rawArgs,
       keepIntermediate: flags.keepIntermediate,
       saveEmbeddings: flags.saveEmbeddings,
       minScore: flags.minScore,
+      minLength: flags.minLength,
+      dashboard: flags.dashboardPort === undefined ? undefined : { port: flags.dashboardPort, host: flags.dashboardHost },
       allowCpuFallback: flags.allowCpuFallback,
       scheduler,
       quiet: flags.quiet,

@@ -1,0 +1,82 @@
+/**
+ * `virnucpro worker`: flag parsing only; the worker is src/pipeline/queue-serve.ts.
+ */
+import { Option, type Command } from 'commander';
+import { parseQueueUrl } from '../../cluster/redis-connection.js';
+import { PREDICT_DEFAULTS } from '../../pipeline/predict-options.js';
+import { DEFAULT_LOCK_MS, runQueueWorker } from '../../pipeline/queue-serve.js';
+import { threadsFlag } from '../../scheduler/limits.js';
+import { schedulerSettingsFrom } from '../../scheduler/settings.js';
+import { UsageError } from '../../util/errors.js';
+import { openLog } from '../../util/log.js';
+import { addDeviceOptions } from '../scheduler-flags.js';
+
+interface WorkerFlags {
+  queue: string;
+  models?: string;
+  esm?: string;
+  dnabert?: string;
+  classifier?: string;
+  demo?: boolean;
+  precision: 'fp32' | 'fp16';
+  cacheDir?: string;
+  devices?: string;
+  gpus?: string;
+  threads?: number;
+  name?: string;
+  lockTimeout: number;
+  allowCpuFallback?: boolean;
+  quiet?: boolean;
+  logFile?: string;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 1 || n > 3600) throw new UsageError(`--lock-timeout must be a number of seconds from 1 to 3600, got '${value}'`);
+  return n;
+}
+
+export function registerWorker(program: Command): void {
+  const cmd = program
+    .command('worker')
+    .description('serve `predict --queue` runs: take their shards from Redis and compute them on this host\'s devices (one consumer per device)')
+    .requiredOption('--queue <url>', 'the Redis the runs use: redis://[user:password@]host:port/db, or rediss:// for TLS')
+    .option('--models <bundle>', 'prepared model bundle (virnucpro models prepare)')
+    .option('--esm <path>', 'ESM-2 weights: fair-esm .pt or Hugging Face directory')
+    .option('--dnabert <dir>', 'DNABERT-S Hugging Face directory')
+    .option('--classifier <pth>', 'VirNucPro classifier (300_model.pth / 500_model.pth)')
+    .option('--demo', 'the built-in tiny demo models')
+    .addOption(new Option('--precision <p>', 'precision of graphs built from raw weights').choices(['fp32', 'fp16']).default(PREDICT_DEFAULTS.precision))
+    .option('--cache-dir <dir>', 'model and graph cache (default: $VIRNUCPRO_CACHE or ~/.cache/virnucpro)')
+    .option('-t, --threads <N>', 'ONNX Runtime threads per device worker (default: cores / CPU workers)', threadsFlag('--threads'))
+    .option('--name <name>', 'how this worker appears in dashboards and run.json (default: the host name)')
+    .option('--lock-timeout <seconds>', 'how soon a shard of a worker that died is taken by another (the BullMQ lock duration)', seconds, DEFAULT_LOCK_MS / 1000)
+    .option('--allow-cpu-fallback', 'run on the CPU (with a warning) when a GPU provider cannot start or cannot run the models')
+    .option('-q, --quiet', 'log only warnings and errors')
+    .option('--log-file <file>', 'also append the log to this file');
+  addDeviceOptions(cmd).action(async (flags: WorkerFlags) => {
+    const url = parseQueueUrl(flags.queue);
+    const log = openLog({ quiet: flags.quiet, file: flags.logFile, fileLabel: '--log-file' });
+    const { devices } = await schedulerSettingsFrom({ devices: flags.devices, gpus: flags.gpus }, { log });
+    await runQueueWorker({
+      url,
+      models: {
+        bundle: flags.models,
+        esm: flags.esm,
+        dnabert: flags.dnabert,
+        classifier: flags.classifier,
+        demo: flags.demo,
+        precision: flags.precision,
+        cacheDir: flags.cacheDir,
+        // A worker serves any -e: the coordinator checked the classifier against its run's.
+        allowLengthMismatch: true,
+      },
+      devices,
+      name: flags.name,
+      threads: flags.threads,
+      allowCpuFallback: flags.allowCpuFallback,
+      lockMs: Math.round(flags.lockTimeout * 1000),
+      log,
+    });
+  });
+}
