@@ -8,7 +8,7 @@ import { openSync, readSync, fstatSync, closeSync } from 'node:fs';
 import { InputError } from '../util/errors.js';
 import { jsonSyntaxProblem } from '../util/json.js';
 import { AtomicFileWriter } from '../util/atomic.js';
-import { DTYPE_BYTES, numel, type DType, type LazyTensor, type TensorMap } from './tensor.js';
+import { DTYPE_BYTES, numel, type DType, type TensorMap } from './tensor.js';
 
 const DTYPES: Record<string, DType> = {
   F16: 'float16',

@@ -47,7 +47,7 @@
  * - `class FastaParser` (`push(bytes): FastaRecord[]`, `end(): FastaRecord[]`), the synchronous core.
  */
 import { InputError, where } from '../util/errors.js';
-import { IdSet } from './id-set.js';
+import { DuplicateIdCheck } from './id-set.js';
 import { openDecompressed } from './decompress.js';
 import { isPythonSpace, pythonFirstWord, pythonRstrip } from './python-text.js';
 
@@ -180,8 +180,7 @@ export class FastaParser {
   /** 1 at `b0 | b1 << 8` when both bytes are residues (see scanSequence). */
   private readonly residuePairs: Uint8Array;
   private readonly alphabet: FastaAlphabet;
-  private readonly seenIds: IdSet | null;
-  private readonly duplicates: { id: string; line: number }[] = [];
+  private readonly duplicateIds: DuplicateIdCheck | null;
 
   private mode = Mode.Preamble;
   private atLineStart = true;
@@ -219,7 +218,7 @@ export class FastaParser {
     this.alphabet = options.alphabet ?? 'nucleotide';
     this.cls = classTable(this.alphabet);
     this.residuePairs = residuePairTable(this.alphabet);
-    this.seenIds = options.duplicateIds === 'allow' ? null : new IdSet();
+    this.duplicateIds = options.duplicateIds === 'allow' ? null : new DuplicateIdCheck();
   }
 
   push(chunk: Uint8Array): FastaRecord[] {
@@ -390,13 +389,7 @@ export class FastaParser {
         this.offset === 0 ? `${this.name}: empty file (no FASTA records)` : `${this.name}: no FASTA records (no line starts with '>')`,
       );
     }
-    if (this.duplicates.length > 0) {
-      const shown = this.duplicates.slice(0, 20).map((d) => `'${d.id}' (line ${d.line})`);
-      const more = this.duplicates.length > 20 ? `, and ${this.duplicates.length - 20} more` : '';
-      throw new InputError(`${this.name}: ${this.duplicates.length} duplicate record ID(s): ${shown.join(', ')}${more}`, {
-        hint: 'record IDs (the first word of each header) must be unique: outputs are keyed by them',
-      });
-    }
+    this.duplicateIds?.throwIfAny(this.name);
     return out;
   }
 
@@ -431,7 +424,7 @@ export class FastaParser {
     this.id = pythonFirstWord(this.description);
     this.sawHeader = true;
     this.mode = Mode.Sequence;
-    if (this.seenIds && !this.seenIds.add(this.id)) this.duplicates.push({ id: this.id, line: this.lineNo });
+    this.duplicateIds?.note(this.id, this.lineNo);
   }
 
   /** Python rstrips each line: whitespace at the end of a line vanishes, so check what was pending. */

@@ -26,7 +26,7 @@
  */
 import { InputError, where } from '../util/errors.js';
 import { alphabetHint, FastaRecord, residueTable, showByte, type ReadFastaOptions } from './fasta.js';
-import { IdSet } from './id-set.js';
+import { DuplicateIdCheck } from './id-set.js';
 import { pythonFirstWord, pythonRstrip } from './python-text.js';
 
 const AT = 0x40;
@@ -49,8 +49,7 @@ function trimmedLength(line: Uint8Array): number {
 export class FastqParser {
   private readonly residues: Uint8Array;
   private readonly alphabet: NonNullable<ReadFastaOptions['alphabet']>;
-  private readonly seenIds: IdSet | null;
-  private readonly duplicates: { id: string; line: number }[] = [];
+  private readonly duplicateIds: DuplicateIdCheck | null;
 
   private state = State.Header;
   private lineNo = 0;
@@ -74,7 +73,7 @@ export class FastqParser {
   ) {
     this.alphabet = options.alphabet ?? 'nucleotide';
     this.residues = residueTable(this.alphabet);
-    this.seenIds = options.duplicateIds === 'allow' ? null : new IdSet();
+    this.duplicateIds = options.duplicateIds === 'allow' ? null : new DuplicateIdCheck();
   }
 
   push(chunk: Uint8Array): FastaRecord[] {
@@ -120,13 +119,7 @@ export class FastqParser {
       );
     }
     if (!this.sawRecord) throw new InputError(`${this.name}: no FASTQ records`);
-    if (this.duplicates.length > 0) {
-      const shown = this.duplicates.slice(0, 20).map((d) => `'${d.id}' (line ${d.line})`);
-      const more = this.duplicates.length > 20 ? `, and ${this.duplicates.length - 20} more` : '';
-      throw new InputError(`${this.name}: ${this.duplicates.length} duplicate record ID(s): ${shown.join(', ')}${more}`, {
-        hint: 'record IDs (the first word of each header) must be unique: outputs are keyed by them',
-      });
-    }
+    this.duplicateIds?.throwIfAny(this.name);
     return out;
   }
 
@@ -158,7 +151,7 @@ export class FastqParser {
     this.seqLines = 0;
     this.sawRecord = true;
     this.state = State.Sequence;
-    if (this.seenIds && !this.seenIds.add(this.id)) this.duplicates.push({ id: this.id, line: this.lineNo });
+    this.duplicateIds?.note(this.id, this.lineNo);
   }
 
   private sequenceLine(line: Buffer): void {

@@ -13,7 +13,10 @@
  *
  * Public API:
  * - `class IdSet { add(id): boolean; size }` — `add` returns false when `id` was already there.
+ * - `class DuplicateIdCheck { note(id, line); throwIfAny(fileName) }` — the readers' duplicate-ID error.
  */
+import { InputError } from '../util/errors.js';
+
 export class IdSet {
   private chars = new Uint8Array(1 << 16);
   private charsUsed = 0;
@@ -97,4 +100,25 @@ function grow<T extends Uint8Array | Uint32Array>(a: T, atLeast: number): T {
   const bigger = new (a.constructor as new (n: number) => T)(Math.max(atLeast, a.length * 2));
   bigger.set(a);
   return bigger;
+}
+
+/** The record IDs a reader has seen more than once, with the line of each repeat, reported at the end of the file. */
+export class DuplicateIdCheck {
+  private readonly seen = new IdSet();
+  private readonly repeats: { id: string; line: number }[] = [];
+
+  /** Notes the ID of a record starting at `line`. */
+  note(id: string, line: number): void {
+    if (!this.seen.add(id)) this.repeats.push({ id, line });
+  }
+
+  /** Throws, naming up to 20 repeats, when any ID was seen twice in the file `name`. */
+  throwIfAny(name: string): void {
+    if (this.repeats.length === 0) return;
+    const shown = this.repeats.slice(0, 20).map((d) => `'${d.id}' (line ${d.line})`);
+    const more = this.repeats.length > 20 ? `, and ${this.repeats.length - 20} more` : '';
+    throw new InputError(`${name}: ${this.repeats.length} duplicate record ID(s): ${shown.join(', ')}${more}`, {
+      hint: 'record IDs (the first word of each header) must be unique: outputs are keyed by them',
+    });
+  }
 }

@@ -5,11 +5,10 @@ import { crc32 } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { readTorchFile, TorchTensor } from '../../src/formats/pytorch/checkpoint.js';
 import { readZipDirectory } from '../../src/formats/pytorch/zip.js';
-import { PyDict, PyObject } from '../../src/formats/pytorch/pickle.js';
-import { moduleStateDict } from '../../src/formats/pytorch/module.js';
+import { PyDict } from '../../src/formats/pytorch/pickle.js';
 import { writeTorchStateDict } from '../../src/formats/pytorch/writer.js';
 import { memoryTensor, type LazyTensor, type TensorMap } from '../../src/formats/tensor.js';
-import { loadClassifier, loadEsm2, readWeightsFile } from '../../src/models/load.js';
+import { loadEsm2, readWeightsFile } from '../../src/models/load.js';
 import { fixture, tempDir } from '../helpers.js';
 
 function bytesOf(n: number, seed: number): Uint8Array {

@@ -9,17 +9,13 @@ import { parseUnitSlice, type UnitSlice } from '../../pipeline/slices.js';
 import { batchTokensFlag, MAX_BATCH_TOKENS, MAX_SHARD_TOKENS, shardTokensFlag, threadsFlag } from '../../scheduler/limits.js';
 import { schedulerSettingsFrom } from '../../scheduler/settings.js';
 import { UsageError } from '../../util/errors.js';
+import { addModelOptions, type ModelFlags } from '../model-flags.js';
 import { addQueueOptions, queueSettingsFrom, type QueueFlags } from '../queue-flags.js';
 import { openLog } from '../../util/log.js';
 import { addSchedulerOptions, schedulerValuesFrom, type SchedulerFlags } from '../scheduler-flags.js';
 
-interface PredictFlags extends SchedulerFlags, QueueFlags {
+interface PredictFlags extends SchedulerFlags, QueueFlags, ModelFlags {
   expectedLength: number;
-  models?: string;
-  esm?: string;
-  dnabert?: string;
-  classifier?: string;
-  demo?: boolean;
   outDir?: string;
   threads?: number;
   device?: string;
@@ -35,8 +31,6 @@ interface PredictFlags extends SchedulerFlags, QueueFlags {
   minLength: number;
   dashboardPort?: number;
   dashboardHost?: string;
-  precision: 'fp32' | 'fp16';
-  cacheDir?: string;
   allowCpuFallback?: boolean;
   allowLengthMismatch?: boolean;
   quiet?: boolean;
@@ -70,11 +64,6 @@ export function registerPredict(program: Command): void {
     .description('identify viral sequences: chunk, translate, embed (DNABERT-S + ESM-2), classify; resumable')
     .argument('<input>', "FASTA or FASTQ file (plain, gzip, bzip2, xz or zstd; detected by content), or '-' for stdin")
     .requiredOption('-e, --expected-length <N>', 'chunk length the classifier was trained for: 300 or 500', integer('--expected-length', 1))
-    .option('--models <bundle>', 'prepared model bundle (virnucpro models prepare)')
-    .option('--esm <path>', 'ESM-2 weights: fair-esm .pt or Hugging Face directory')
-    .option('--dnabert <dir>', 'DNABERT-S Hugging Face directory (config.json, tokenizer.json, weights)')
-    .option('--classifier <pth>', 'VirNucPro classifier (300_model.pth / 500_model.pth)')
-    .option('--demo', 'use the built-in tiny demo models (scores mean nothing; for trying the tool)')
     .option('-o, --out-dir <dir>', 'output directory (default: <input stem>_virnucpro; stdin_virnucpro for stdin)')
     .option('-t, --threads <N>', 'ONNX Runtime threads per worker (default: cores / CPU workers; at most 4 per core)', threadsFlag('--threads'))
     .option('--device <spec>', 'one device: cpu, cuda:N or webgpu (shorthand for --devices)')
@@ -102,8 +91,6 @@ export function registerPredict(program: Command): void {
     .option('--save-embeddings', 'also write the merged features per shard (embeddings/, see README)')
     .option('--min-score <x>', 'virus score above which a record is called virus in summary.tsv', score, PREDICT_DEFAULTS.minScore)
     .option('--min-length <N>', 'records shorter than N bases are not scored (status too_short in summary.tsv); 0: off', integer('--min-length', 0), PREDICT_DEFAULTS.minLength)
-    .addOption(new Option('--precision <p>', 'precision of graphs built from raw weights').choices(['fp32', 'fp16']).default(PREDICT_DEFAULTS.precision))
-    .option('--cache-dir <dir>', 'model and graph cache (default: $VIRNUCPRO_CACHE or ~/.cache/virnucpro)')
     .option('--allow-cpu-fallback', 'run on the CPU (with a warning) when a GPU provider cannot start or cannot run the models')
     .option('--allow-length-mismatch', "run VirNucPro's published classifier with an -e other than the one it was trained for")
     .addOption(new Option('-q, --quiet', 'no progress output').conflicts('verbose'))
@@ -111,7 +98,7 @@ export function registerPredict(program: Command): void {
     .option('--log-file <file>', 'also append the log to this file')
     .option('--dashboard-port <N>', 'serve a live web dashboard of the run on this port (0: a free port; the log prints its URL)', port)
     .option('--dashboard-host <host>', 'address the live dashboard listens on (default 127.0.0.1, this machine only)');
-  addSchedulerOptions(addQueueOptions(cmd)).action(async (input: string, flags: PredictFlags) => {
+  addSchedulerOptions(addQueueOptions(addModelOptions(cmd))).action(async (input: string, flags: PredictFlags) => {
     if (flags.device && (flags.devices || flags.gpus)) throw new UsageError('--device cannot be combined with --devices/--gpus');
     if (flags.dashboardHost !== undefined && flags.dashboardPort === undefined) throw new UsageError('--dashboard-host needs --dashboard-port', { hint: 'add --dashboard-port 0 to pick a free port' });
     const scheduling = schedulerValuesFrom(flags, flags.device ?? flags.devices);

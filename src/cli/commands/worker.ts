@@ -1,25 +1,18 @@
 /**
  * `virnucpro worker`: flag parsing only; the worker is src/pipeline/queue-serve.ts.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { parseQueueUrl } from '../../cluster/redis-connection.js';
-import { PREDICT_DEFAULTS } from '../../pipeline/predict-options.js';
 import { DEFAULT_LOCK_MS, runQueueWorker } from '../../pipeline/queue-serve.js';
 import { threadsFlag } from '../../scheduler/limits.js';
 import { schedulerSettingsFrom } from '../../scheduler/settings.js';
 import { UsageError } from '../../util/errors.js';
 import { openLog } from '../../util/log.js';
+import { addModelOptions, type ModelFlags } from '../model-flags.js';
 import { addDeviceOptions } from '../scheduler-flags.js';
 
-interface WorkerFlags {
+interface WorkerFlags extends ModelFlags {
   queue: string;
-  models?: string;
-  esm?: string;
-  dnabert?: string;
-  classifier?: string;
-  demo?: boolean;
-  precision: 'fp32' | 'fp16';
-  cacheDir?: string;
   devices?: string;
   gpus?: string;
   threads?: number;
@@ -41,20 +34,13 @@ export function registerWorker(program: Command): void {
     .command('worker')
     .description('serve `predict --queue` runs: take their shards from Redis and compute them on this host\'s devices (one consumer per device)')
     .requiredOption('--queue <url>', 'the Redis the runs use: redis://[user:password@]host:port/db, or rediss:// for TLS')
-    .option('--models <bundle>', 'prepared model bundle (virnucpro models prepare)')
-    .option('--esm <path>', 'ESM-2 weights: fair-esm .pt or Hugging Face directory')
-    .option('--dnabert <dir>', 'DNABERT-S Hugging Face directory')
-    .option('--classifier <pth>', 'VirNucPro classifier (300_model.pth / 500_model.pth)')
-    .option('--demo', 'the built-in tiny demo models')
-    .addOption(new Option('--precision <p>', 'precision of graphs built from raw weights').choices(['fp32', 'fp16']).default(PREDICT_DEFAULTS.precision))
-    .option('--cache-dir <dir>', 'model and graph cache (default: $VIRNUCPRO_CACHE or ~/.cache/virnucpro)')
     .option('-t, --threads <N>', 'ONNX Runtime threads per device worker (default: cores / CPU workers)', threadsFlag('--threads'))
     .option('--name <name>', 'how this worker appears in dashboards and run.json (default: the host name)')
     .option('--lock-timeout <seconds>', 'how soon a shard of a worker that died is taken by another (the BullMQ lock duration)', seconds, DEFAULT_LOCK_MS / 1000)
     .option('--allow-cpu-fallback', 'run on the CPU (with a warning) when a GPU provider cannot start or cannot run the models')
     .option('-q, --quiet', 'log only warnings and errors')
     .option('--log-file <file>', 'also append the log to this file');
-  addDeviceOptions(cmd).action(async (flags: WorkerFlags) => {
+  addDeviceOptions(addModelOptions(cmd)).action(async (flags: WorkerFlags) => {
     const url = parseQueueUrl(flags.queue);
     const log = openLog({ quiet: flags.quiet, file: flags.logFile, fileLabel: '--log-file' });
     const { devices } = await schedulerSettingsFrom({ devices: flags.devices, gpus: flags.gpus }, { log });

@@ -18,7 +18,7 @@ import { crc32 } from 'node:zlib';
 import { AtomicFileWriter } from '../../util/atomic.js';
 import { DTYPE_BYTES, numel, type LazyTensor, type TensorMap } from '../tensor.js';
 import { PyDict, PyObject } from './pickle.js';
-import { PyFloat, PyParameter, picklePy } from './pickler.js';
+import { PyParameter, picklePy } from './pickler.js';
 
 const ALIGN = 64;
 const U32_MAX = 0xffffffff;
