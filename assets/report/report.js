@@ -125,13 +125,31 @@
       if (s.published) parts.push('published: ' + s.published);
       if (s.sourceFormat) parts.push(s.sourceFormat);
       Object.keys(s).forEach(function (k) {
-        if (['published', 'sourceFormat', 'sources', 'bundle'].indexOf(k) < 0) parts.push(k + ': ' + describe(s[k]));
+        if (['published', 'sourceFormat', 'sources', 'sourceFiles', 'bundleFiles', 'bundle'].indexOf(k) < 0) parts.push(k + ': ' + describe(s[k]));
       });
       kvRow(mt, kind, parts.join(' · '));
-      (s.sources || []).forEach(function (f) { kvRow(mt, '', typeof f === 'string' ? f : describe(f), { mono: true }); });
-      if (s.bundle) kvRow(mt, '', 'graph: ' + s.bundle, { mono: true });
+      if (s.bundle) kvRow(mt, '', 'run from: ' + s.bundle, { mono: true });
     });
+    renderModelFiles(virnucproModelFiles(m));
     $('models-box').hidden = !run.models;
+  }
+
+  // Each model file with its size and sha256 (model-files.js reads them from run.json).
+  function renderModelFiles(files) {
+    var t = $('model-files');
+    var tb = t.tBodies[0];
+    tb.textContent = '';
+    files.forEach(function (f) {
+      var tr = el('tr', { 'data-model': f.model, 'data-role': f.role, 'data-path': f.path }, [
+        el('td', { text: f.model }),
+        el('td', { text: f.role === 'bundle' ? 'run' : 'source' }),
+        el('td', { cls: 'mono', text: f.path, 'data-field': 'path' }),
+        el('td', { cls: 'num', text: f.bytes === null ? '–' : fmt(f.bytes), 'data-field': 'bytes' }),
+        el('td', { cls: 'mono', text: f.sha256 === null ? '–' : f.sha256, 'data-field': 'sha256' }),
+      ]);
+      tb.appendChild(tr);
+    });
+    $('model-files-box').hidden = files.length === 0;
   }
 
   // ------------------------------------------------------------------ verdicts and histogram

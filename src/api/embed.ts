@@ -15,7 +15,7 @@ export interface EmbedParams {
   model: EmbedModel;
   /** ESM-2: fair-esm .pt or Hugging Face directory; DNABERT-S: model directory; or a prepared bundle. */
   weights: string;
-  /** FASTA file (plain, gzip, bzip2, xz or zstd). */
+  /** FASTA or FASTQ file, told apart by content (plain, gzip, bzip2, xz or zstd). */
   input: string;
   /** OUT.jsonl, OUT.npy or OUT.safetensors (the extension chooses the format). */
   output: string;

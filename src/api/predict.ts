@@ -31,7 +31,7 @@ export interface ModelSource {
 }
 
 export interface PredictParams {
-  /** FASTA file (plain, gzip, bzip2, xz or zstd). */
+  /** FASTA or FASTQ file, told apart by content (plain, gzip, bzip2, xz or zstd). */
   input: string;
   /** Chunk length the classifier was trained for: 300 or 500. */
   expectedLength: number;
@@ -64,7 +64,7 @@ export interface PredictParams {
   allowCpuFallback?: boolean;
   /** Run VirNucPro's published classifier with another expectedLength than it was trained for. */
   allowLengthMismatch?: boolean;
-  /** Work stealing between devices (see README, "Several GPUs"). */
+  /** Work stealing between devices (see README, "GPUs"). */
   workStealing?: boolean;
   /** Assign work in proportion to device speed. */
   gpuWeighted?: boolean;
@@ -140,7 +140,7 @@ export async function predict(params: PredictParams): Promise<PredictResult> {
 
 /** The checks the CLI's flag parsers make, with the option's name in the message. */
 function checkParams(p: PredictParams): void {
-  if (typeof p.input !== 'string' || p.input === '') throw new UsageError('predict: `input` must be the path of a FASTA file');
+  if (typeof p.input !== 'string' || p.input === '') throw new UsageError('predict: `input` must be the path of a FASTA or FASTQ file');
   if (!Number.isInteger(p.expectedLength) || p.expectedLength < 1) {
     throw new UsageError(`predict: \`expectedLength\` must be a positive integer (300 or 500 for VirNucPro's classifiers), got ${String(p.expectedLength)}`);
   }

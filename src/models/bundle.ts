@@ -177,7 +177,8 @@ export async function writeBundle(outDir: string, inputs: BundleInputs, options:
   }
 }
 
-function bundleFilesOf(entry: BundleModelEntry): string[] {
+/** The files of the bundle one model runs from: its graph, the graph's external data, and DNABERT-S's tokenizer. */
+export function bundleFilesOf(entry: BundleModelEntry): string[] {
   return [entry.graph, `${entry.graph}.data`, ...(entry.tokenizer ? [entry.tokenizer] : [])];
 }
 

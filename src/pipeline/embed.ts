@@ -1,11 +1,13 @@
 /**
- * `virnucpro embed`: per-record embeddings of one FASTA file with ESM-2
- * (proteins) or DNABERT-S (nucleotides), pooled as VirNucPro does, streamed to
+ * `virnucpro embed`: per-record embeddings of one FASTA or FASTQ file (told
+ * apart by content, io/sequences.ts; FASTQ qualities are checked and not used)
+ * with ESM-2 (proteins) or DNABERT-S (nucleotides), pooled as VirNucPro does, streamed to
  * a .jsonl, .npy or .safetensors file (runtime/embedding-output.ts) that
  * appears only when every record is written.
  */
 import { stat } from 'node:fs/promises';
-import { readFasta, type FastaRecord } from '../io/fasta.js';
+import type { FastaRecord } from '../io/fasta.js';
+import { readSequences } from '../io/sequences.js';
 import type { Precision } from '../formats/onnx/layers.js';
 import { isBundle } from '../models/bundle.js';
 import { loadDnabert, loadEsm2 } from '../models/load.js';
@@ -90,7 +92,7 @@ export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
   try {
     let records = 0;
     if (needsRecordCount(format)) {
-      for await (const _ of readFasta(o.input, { alphabet })) records++;
+      for await (const _ of readSequences(o.input, { alphabet })) records++;
     }
     const out = openEmbeddingSink(o.output, embedder.current.dim, records);
     sink = out;
@@ -106,7 +108,7 @@ export async function runEmbed(o: EmbedOptions): Promise<EmbedSummary> {
       for (const s of seqs) residues += s.length;
     };
     let pending: FastaRecord[] = [];
-    for await (const rec of readFasta(o.input, { alphabet, onProgress: (read) => progress.update(read, `${done} records`) })) {
+    for await (const rec of readSequences(o.input, { alphabet, onProgress: (read) => progress.update(read, `${done} records`) })) {
       pending.push(rec);
       if (pending.length >= RECORDS_PER_STEP) {
         await step(pending);

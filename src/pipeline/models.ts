@@ -6,13 +6,15 @@
  * models fit together, that the classifier suits `-e` when it is one of
  * VirNucPro's published ones (recognised by content), and fingerprints them
  * for resume from the checksums of the files actually run (verified when the
- * bundles are opened).
+ * bundles are opened). run.json records each file with its sha256, read from
+ * the checks already made (the bundle manifests, verified on opening; the graph
+ * cache's memo of source checksums), so no file is hashed again for it.
  */
 import { createHash } from 'node:crypto';
-import { access } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { access, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import type { Precision } from '../formats/onnx/layers.js';
-import { openBundle, type BundleInputs, type BundleModelEntry, type OpenedBundle } from '../models/bundle.js';
+import { bundleFilesOf, openBundle, type BundleInputs, type BundleModelEntry, type OpenedBundle } from '../models/bundle.js';
 import type { ClassifierConfig, DnabertConfig, Esm2Config } from '../models/config.js';
 import { loadClassifier, loadDnabert, loadEsm2 } from '../models/load.js';
 import { publishedClassifier, type PublishedClassifier } from '../hub/registry.js';
@@ -51,7 +53,34 @@ export interface ResolvedModels {
   /** Fingerprint of the graphs and weights actually run (from the bundle manifests' file checksums). */
   sha256: string;
   /** For run.json: where each model came from (the classifier: which published one it is, if any). */
-  sources: Record<string, { bundle: string; sourceFormat: string; sources: string[]; published?: string }>;
+  sources: Record<string, ModelSources>;
+}
+
+type ModelName = 'esm2' | 'dnabert-s' | 'classifier';
+
+/** One file of a model, for run.json: absolute path, size and content checksum. */
+export interface ModelFile {
+  path: string;
+  bytes: number;
+  /** null only for a bundle prepared without source checksums (its own files always have one). */
+  sha256: string | null;
+}
+
+export interface ModelSources {
+  /** Bundle directory the model was run from (a prepared bundle, or the graph cache's entry for raw files). */
+  bundle: string;
+  sourceFormat: string;
+  /** The source files' paths (kept as before for readers of run.json; `sourceFiles` has their checksums). */
+  sources: string[];
+  /**
+   * The weight, config and tokenizer files the graph was built from. Raw files: the given files, checked by
+   * content at this run (through the graph cache's memo). Bundle: as its manifest recorded them when it was
+   * prepared (those files need not exist where the bundle runs).
+   */
+  sourceFiles: ModelFile[];
+  /** The files actually loaded: the bundle's graph, its external data and tokenizer, each verified against the manifest on opening. */
+  bundleFiles: ModelFile[];
+  published?: string;
 }
 
 const HOW = 'give either --models BUNDLE (from `virnucpro models prepare`) or all of --esm, --dnabert and --classifier (or --demo)';
@@ -73,7 +102,9 @@ export async function resolveModels(choice: ModelChoice): Promise<ResolvedModels
   if (choice.bundle && anyRaw) throw new UsageError(`--models cannot be combined with --esm/--dnabert/--classifier`, { hint: HOW });
   let bundles: { esm2: OpenedBundle; dnabert: OpenedBundle; classifier: OpenedBundle };
   /** Raw mode: the user's files (a cached graph's manifest names whichever copy first built it). */
-  let rawFiles: Record<'esm2' | 'dnabert-s' | 'classifier', string[]> | undefined;
+  let rawFiles: Record<ModelName, string[]> | undefined;
+  /** Raw mode: the user's files with the checksums the graph cache keyed them by. */
+  const rawSums: Partial<Record<ModelName, ModelFile[]>> = {};
   if (choice.bundle) {
     const b = await openBundle(choice.bundle, { cacheDir: choice.cacheDir });
     for (const kind of ['esm2', 'dnabert-s', 'classifier'] as const) {
@@ -99,11 +130,19 @@ export async function resolveModels(choice: ModelChoice): Promise<ResolvedModels
     }
     const opts = { precision: choice.precision, cacheDir: choice.cacheDir, log: choice.log };
     const [esm2, dnabert, classifier] = await Promise.all([loadEsm2(choice.esm), loadDnabert(choice.dnabert), loadClassifier(choice.classifier)]);
-    const open = async (inputs: BundleInputs) => openBundle((await graphFor(inputs, opts)).dir, { cacheDir: choice.cacheDir });
+    const open = async (name: ModelName, inputs: BundleInputs) => {
+      const graph = await graphFor(inputs, opts);
+      rawSums[name] = await Promise.all(graph.sources.map(async (f) => ({ path: f.path, bytes: (await stat(f.path)).size, sha256: f.sha256 })));
+      return openBundle(graph.dir, { cacheDir: choice.cacheDir });
+    };
     // The classifier first: its graph takes a second, and a wrong -e is refused before ESM-2's takes minutes.
-    const clsBundle = await open({ classifier });
+    const clsBundle = await open('classifier', { classifier });
     checkExpectedLength(choice, clsBundle.manifest.models.classifier!, clsBundle);
-    bundles = { esm2: await open({ esm2 }), dnabert: await open({ dnabert: { model: dnabert, tokenizerPath } }), classifier: clsBundle };
+    bundles = {
+      esm2: await open('esm2', { esm2 }),
+      dnabert: await open('dnabert-s', { dnabert: { model: dnabert, tokenizerPath } }),
+      classifier: clsBundle,
+    };
     rawFiles = { esm2: esm2.files, 'dnabert-s': dnabert.files, classifier: classifier.files };
   }
 
@@ -135,15 +174,24 @@ export async function resolveModels(choice: ModelChoice): Promise<ResolvedModels
       ['classifier', bundles.classifier, clsEntry],
     ]),
     sources: {
-      esm2: { bundle: bundles.esm2.dir, sourceFormat: esmEntry.sourceFormat, sources: rawFiles?.esm2 ?? esmEntry.sources.map((s) => s.path) },
-      'dnabert-s': { bundle: bundles.dnabert.dir, sourceFormat: dnaEntry.sourceFormat, sources: rawFiles?.['dnabert-s'] ?? dnaEntry.sources.map((s) => s.path) },
-      classifier: {
-        bundle: bundles.classifier.dir,
-        sourceFormat: clsEntry.sourceFormat,
-        sources: rawFiles?.classifier ?? clsEntry.sources.map((s) => s.path),
-        ...(published ? { published: published.id } : {}),
-      },
+      esm2: modelSources(bundles.esm2, esmEntry, rawFiles?.esm2, rawSums.esm2),
+      'dnabert-s': modelSources(bundles.dnabert, dnaEntry, rawFiles?.['dnabert-s'], rawSums['dnabert-s']),
+      classifier: { ...modelSources(bundles.classifier, clsEntry, rawFiles?.classifier, rawSums.classifier), ...(published ? { published: published.id } : {}) },
     },
+  };
+}
+
+/** run.json's record of one model: its source files and the bundle files run, with their checksums. */
+function modelSources(bundle: OpenedBundle, entry: BundleModelEntry, rawFiles: string[] | undefined, rawSums: ModelFile[] | undefined): ModelSources {
+  return {
+    bundle: bundle.dir,
+    sourceFormat: entry.sourceFormat,
+    sources: rawFiles ?? entry.sources.map((s) => s.path),
+    sourceFiles: rawSums ?? entry.sources.map((s) => ({ path: resolve(s.path), bytes: s.bytes, sha256: s.sha256 ?? null })),
+    bundleFiles: bundleFilesOf(entry).map((f) => {
+      const rec = bundle.manifest.files[f];
+      return { path: bundle.path(f), bytes: rec.bytes, sha256: rec.sha256 ?? null };
+    }),
   };
 }
 
@@ -176,7 +224,7 @@ function fingerprint(models: Array<[string, OpenedBundle, BundleModelEntry]>): s
   const files = models.map(([kind, bundle, entry]) => [
     kind,
     bundle.manifest.precision,
-    ...[entry.graph, `${entry.graph}.data`, ...(entry.tokenizer ? [entry.tokenizer] : [])].map((f) => {
+    ...bundleFilesOf(entry).map((f) => {
       const rec = bundle.manifest.files[f];
       return [f, rec?.bytes ?? null, rec?.sha256 ?? null];
     }),

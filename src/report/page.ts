@@ -49,7 +49,7 @@ function loadAssets(): Assets {
   assets = {
     html: read(`${ASSETS}report.html`),
     css: read(`${ASSETS}report.css`),
-    js: `${read(`${ASSETS}chunk-spans.js`)}\n${read(`${ASSETS}report.js`)}`,
+    js: [`${ASSETS}chunk-spans.js`, `${ASSETS}model-files.js`, `${ASSETS}report.js`].map(read).join('\n'),
     uplotJs: read(require.resolve('uplot/dist/uPlot.iife.min.js')),
     uplotCss: read(require.resolve('uplot/dist/uPlot.min.css')),
   };

@@ -25,6 +25,12 @@ import { FileHashMemo } from '../util/hash-memo.js';
 export interface CachedGraph {
   /** Bundle directory holding the graph. */
   dir: string;
+  /**
+   * The source files the graph stands for (resolved paths, tokenizer included), with the sha256 the cache
+   * key was made of (read through the memo, so a caller that records them hashes nothing again); empty for
+   * a model built in memory.
+   */
+  sources: Array<{ path: string; sha256: string }>;
   /** Removes a temporary bundle (no-op for cache entries). */
   release(): Promise<void>;
 }
@@ -45,7 +51,7 @@ export async function graphFor(inputs: BundleInputs, options: GraphCacheOptions)
   if (model.files.length === 0) {
     const dir = join(await mkdtemp(join(tmpdir(), 'virnucpro-graph-')), 'bundle');
     await writeBundle(dir, inputs, { precision: options.precision, log: options.log });
-    return { dir, release: () => rm(join(dir, '..'), { recursive: true, force: true }) };
+    return { dir, sources: [], release: () => rm(join(dir, '..'), { recursive: true, force: true }) };
   }
   // Before anything reads it: a tokenizer.json linking outside its model directory is refused.
   if (inputs.dnabert?.tokenizerPath) await checkTokenizerFile(inputs.dnabert.tokenizerPath);
@@ -59,12 +65,13 @@ export async function graphFor(inputs: BundleInputs, options: GraphCacheOptions)
   };
   const before = await checksums();
   await memo.save();
+  const sourceSums = sources.map((path, i) => ({ path, sha256: before[i] }));
   const dir = join(graphs, `${model.kind}-${cacheKey(model, options.precision, before)}`);
   const exists = await isBundle(dir);
   if (exists) {
     try {
       await openBundle(dir, { cacheDir: options.cacheDir });
-      return { dir, release: async () => undefined };
+      return { dir, sources: sourceSums, release: async () => undefined };
     } catch (e) {
       // A damaged cache entry is rebuilt rather than refused: it is ours, not the user's.
       options.log?.(`the cached graph ${dir} is damaged (${(e as Error).message}); building it again`);
@@ -88,7 +95,7 @@ export async function graphFor(inputs: BundleInputs, options: GraphCacheOptions)
     });
   }
   await memo.save();
-  return { dir, release: async () => undefined };
+  return { dir, sources: sourceSums, release: async () => undefined };
 }
 
 function cacheKey(model: LoadedModel<unknown>, precision: Precision, sha256s: string[]): string {

@@ -39,6 +39,12 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
   assert.fail(`timed out waiting until ${what}`);
 }
 
+interface ModelFile {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
 const text = async (page: Page, selector: string) => ((await page.locator(selector).first().textContent()) ?? '').trim();
 const number = async (page: Page, selector: string) => Number((await text(page, selector)).replace(/,/g, ''));
 
@@ -73,6 +79,19 @@ test('report.html of a demo run: no network, no console error, the numbers of ru
     assert.equal(await text(page, '#run-summary td[data-key=input]'), runJson.input.path);
     assert.equal(await text(page, '#run-summary td[data-key="input sha256"]'), runJson.input.sha256);
     assert.equal(await text(page, '#models td[data-key="sha256 (graphs and weights run)"]'), runJson.models.sha256);
+    // Every model file (sources and the graph files run) with run.json's size and sha256.
+    const modelFiles = Object.entries(runJson.models.sources as Record<string, { sourceFiles: ModelFile[]; bundleFiles: ModelFile[] }>).flatMap(([model, s]) => [
+      ...s.sourceFiles.map((f) => ({ model, role: 'source', ...f })),
+      ...s.bundleFiles.map((f) => ({ model, role: 'bundle', ...f })),
+    ]);
+    assert.ok(modelFiles.length >= 9, 'three models, each with sources, graph and weights');
+    assert.equal(await page.locator('#model-files tbody tr').count(), modelFiles.length);
+    for (const f of modelFiles) {
+      const row = `#model-files tr[data-model="${f.model}"][data-role=${f.role}][data-path="${f.path}"]`;
+      assert.equal(await text(page, `${row} td[data-field=sha256]`), f.sha256, f.path);
+      assert.equal(await number(page, `${row} td[data-field=bytes]`), f.bytes, f.path);
+    }
+    await page.locator('#summary').screenshot({ path: join(ARTIFACTS, 'report-summary.png') });
     for (const [stage, seconds] of Object.entries(runJson.stages_s as Record<string, number>)) {
       assert.equal(await text(page, `#stage-times td[data-stage=${stage}]`), `${seconds.toFixed(3)} s`, stage);
     }

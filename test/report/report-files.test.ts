@@ -6,13 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { gunzipSync } from 'node:zlib';
 import { writeReport } from '../../src/report/generate.js';
 import { MAX_POINTS, readMetricsSeries } from '../../src/report/metrics-series.js';
 import { readTimeline } from '../../src/report/unit-events.js';
 import { InputError } from '../../src/util/errors.js';
 import { runCli } from '../cli-harness.js';
-import { tempDir } from '../helpers.js';
+import { repoRoot, tempDir } from '../helpers.js';
 
 interface OutDir {
   summary?: string[];
@@ -85,6 +86,54 @@ test('the page carries the verdict counts, histogram, best records first and eve
   // r1: chunk 1 = max(0.7, 0.8), chunk 2 has no frame, chunk 3 = 0.9; r2: one chunk, unscored; r3: 0.2; r4: 0.9.
   assert.deepEqual(u16, [0.8, NaN, 0.9, NaN, 0.2, 0.9].map((s) => (Number.isNaN(s) ? 0xffff : Math.round(s * 0xfffe))));
   assert.ok(data.notes.some((n: string) => /no unit log/.test(n)));
+});
+
+interface ModelFileRow {
+  model: string;
+  role: 'source' | 'bundle';
+  path: string;
+  bytes: number | null;
+  sha256: string | null;
+}
+
+/** The page's list of model files (assets/report/model-files.js, the code report.js renders with), run in Node. */
+function pageModelFiles(models: unknown): ModelFileRow[] {
+  const context: { virnucproModelFiles?: (models: unknown) => ModelFileRow[] } = {};
+  runInNewContext(readFileSync(join(repoRoot, 'assets/report/model-files.js'), 'utf8'), context);
+  return JSON.parse(JSON.stringify(context.virnucproModelFiles!(models)));
+}
+
+test('the run summary lists every model file with the size and sha256 of run.json (a run.json without them: paths only)', async () => {
+  const file = (path: string, bytes: number, c: string) => ({ path, bytes, sha256: c.repeat(64) });
+  const models = {
+    sha256: 'f'.repeat(64),
+    precision: 'fp32',
+    sources: {
+      esm2: {
+        bundle: '/b',
+        sourceFormat: 'fair-esm checkpoint',
+        sources: ['/m/esm2.pt'],
+        sourceFiles: [file('/m/esm2.pt', 11_000_000_000, 'a')],
+        bundleFiles: [file('/b/esm2.onnx', 1234, 'b'), file('/b/esm2.onnx.data', 5_600_000_000, 'c')],
+      },
+      // As a run.json written before the per-file checksums: the source paths alone.
+      classifier: { bundle: '/b', sourceFormat: 'whole-module pickle', sources: ['/m/500_model.pth'], published: 'classifier-500' },
+    },
+  };
+  const dir = outDir({ run: { complete: true, parameters: { expected_length: 500 }, models }, summary: [SUMMARY_HEADER] });
+  const html = readFileSync((await writeReport({ outDir: dir })).path, 'utf8');
+  const { data } = readPage(join(dir, 'report.html'));
+  assert.deepEqual(data.run.models, models, 'the page carries run.json\'s models as they are');
+  assert.match(html, /function virnucproModelFiles\(/, 'the page ships the code that lists them');
+  assert.match(html, /<table id="model-files">/);
+  const rows = pageModelFiles(data.run.models);
+  const esm = models.sources.esm2;
+  assert.deepEqual(rows, [
+    ...esm.sourceFiles.map((f) => ({ model: 'esm2', role: 'source', ...f })),
+    ...esm.bundleFiles.map((f) => ({ model: 'esm2', role: 'bundle', ...f })),
+    { model: 'classifier', role: 'source', path: '/m/500_model.pth', bytes: null, sha256: null },
+  ]);
+  assert.deepEqual(pageModelFiles(undefined), []);
 });
 
 test('a frame of another record, or frames left over, stop the report with the file and line (exit code 2)', async () => {

@@ -1,5 +1,5 @@
 /**
- * `virnucpro embed esm2|dnabert-s --weights PATH -i FASTA -o OUT`: per-record
+ * `virnucpro embed esm2|dnabert-s --weights PATH -i FASTA|FASTQ -o OUT`: per-record
  * embeddings with VirNucPro's pooling. Flag parsing only; the work is in
  * src/pipeline/embed.ts.
  */
@@ -26,10 +26,10 @@ interface EmbedFlags {
 export function registerEmbed(program: Command): void {
   program
     .command('embed')
-    .description('embed FASTA records with ESM-2 (proteins) or DNABERT-S (nucleotides), pooled as VirNucPro does')
+    .description('embed FASTA or FASTQ records with ESM-2 (proteins) or DNABERT-S (nucleotides), pooled as VirNucPro does')
     .argument('<model>', 'esm2 or dnabert-s')
     .requiredOption('--weights <path>', 'ESM-2: fair-esm .pt or Hugging Face dir; DNABERT-S: model dir; or a prepared bundle dir')
-    .requiredOption('-i, --input <fasta>', 'input FASTA (plain, gzip, bzip2, xz or zstd)')
+    .requiredOption('-i, --input <file>', 'input FASTA or FASTQ, told apart by content (plain, gzip, bzip2, xz or zstd)')
     .requiredOption('-o, --output <file>', 'OUT.jsonl (one JSON line per record), OUT.npy or OUT.safetensors (float32 [records, dim] + OUT.<ext>.ids.txt)')
     .option('--device <device>', 'cpu, cuda, cuda:N or webgpu', 'cpu')
     .option('--allow-cpu-fallback', 'run on CPU (with a warning) when the device cannot start or cannot run the model')

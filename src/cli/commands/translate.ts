@@ -20,7 +20,7 @@ export function registerTranslate(program: Command): void {
   program
     .command('translate')
     .description('chunk, six-frame translate and select stop-free frames, writing the FASTA files VirNucPro writes')
-    .argument('<input>', 'FASTA file (plain, gzip, bzip2, xz or zstd)')
+    .argument('<input>', 'FASTA or FASTQ file, told apart by content (plain, gzip, bzip2, xz or zstd)')
     .requiredOption('-e, --expected-length <N>', 'chunk length: 300 or 500 for the published models', positiveInteger)
     .option('-o, --out-dir <dir>', 'output directory', '.')
     .option('-q, --quiet', 'no progress and no summary')
