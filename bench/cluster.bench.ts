@@ -7,12 +7,16 @@
  * shards (test/scheduler/fixtures/work-handler.ts), so three workers do not
  * compete for this machine's two cores and the speeds are the simulated ones.
  *
- * Two figures:
+ * Rows: the shards at realistic durations (0.5-1.4 s on the fastest device, 2-5.6 s on the slow one;
+ * real `predict` shards last seconds), and the same shards 20 times shorter (25-75 ms), where the
+ * queue's per-unit overhead shows. Figures:
  *   makespan / ideal   ideal = total device time / summed speeds (no overhead, perfect balance)
  *   overhead per unit  one worker, 200 units of zero cost: wall time / units, i.e. a job's whole
  *                      round trip (fetch, lock, IPC to the device worker and back, completion,
  *                      the coordinator's collection) when nothing is computed
+ * BENCH_CLUSTER_ROWS=tiny runs only the short row (a quick check).
  */
+import { loadavg } from 'node:os';
 import { QueueRun, type QueueUnit } from '../src/cluster/queue-run.js';
 import { QueueWorker, type QueueWorkHandler } from '../src/cluster/queue-worker.js';
 import { parseQueueUrl } from '../src/cluster/redis-connection.js';
@@ -21,7 +25,11 @@ import type { WorkInit, WorkPayload } from '../test/scheduler/fixtures/work-hand
 import { RedisServer } from '../test/cluster/harness.js';
 
 const handlerModule = new URL('../test/scheduler/fixtures/work-handler.ts', import.meta.url).pathname;
-const MS_PER_COST = 5;
+/** Milliseconds per unit of cost on the fastest device, per row: shards of cost 5-14 last 25-75 ms, or 0.5-1.4 s. */
+const ROWS = [
+  { label: '25-75 ms (tiny)', msPerCost: 5 },
+  { label: '0.5-1.4 s (realistic)', msPerCost: 100 },
+].filter((r) => process.env.BENCH_CLUSTER_ROWS !== 'tiny' || r.msPerCost === 5);
 const SHARDS = 160;
 const MODELS = 'b'.repeat(64);
 
@@ -82,24 +90,27 @@ try {
   const speeds = [1, 1, 0.25];
   const work = costs(SHARDS);
   const total = work.reduce((a, c) => a + c, 0);
-  const ideal = (total * MS_PER_COST) / 1000 / speeds.reduce((a, s) => a + s / Math.max(...speeds), 0);
-  const workers = startWorkers(url, speeds, { hashRoundsPerCost: 1, sleepMsPerCost: MS_PER_COST });
+  const speedSum = speeds.reduce((a, s) => a + s / Math.max(...speeds), 0);
+  // One unit of cost is 1 ms of sleep on the fastest device; a row's shards are that many times longer.
+  const workers = startWorkers(url, speeds, { hashRoundsPerCost: 1, sleepMsPerCost: 1 });
   await Promise.all(workers.map((w) => w.start()));
   // Warm-up: every worker starts its device worker process (as a long-running `virnucpro worker` has).
-  await runThrough(url, 'bench-warmup', Array(30).fill(2));
-  const balanced = await runThrough(url, 'bench-balance', work);
-  // The same shards four times longer (100-300 ms on the fastest device): the overhead per unit amortised.
-  const longer = await runThrough(url, 'bench-balance-x4', work.map((c) => 4 * c));
+  await runThrough(url, 'bench-warmup', Array(30).fill(10));
+  const rows: string[] = [];
+  for (const row of ROWS) {
+    const ideal = (total * row.msPerCost) / 1000 / speedSum;
+    const r = await runThrough(url, `bench-balance-${row.msPerCost}`, work.map((c) => c * row.msPerCost));
+    rows.push(`| 1:1:0.25 | ${row.label} | ${r.makespanS.toFixed(2)} | ${ideal.toFixed(2)} | ${(r.makespanS / ideal).toFixed(3)} | ${r.perDevice} |`);
+  }
   // Overhead: the fastest worker alone, units of zero cost.
   await Promise.all(workers.slice(1).map((w) => w.close()));
   const EMPTY = 200;
   const empty = await runThrough(url, 'bench-overhead', Array(EMPTY).fill(0));
   await workers[0].close();
-  console.log(`${SHARDS} shards, total cost ${total}, ${MS_PER_COST} ms per unit of cost on the fastest device; 3 workers through Redis ${redis.port}\n`);
+  console.log(`${SHARDS} shards of cost 5-14 (total ${total}); 3 workers through Redis ${redis.port}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   console.log('| speeds | shard (fastest device) | makespan (s) | ideal (s) | makespan / ideal | shards per worker |');
   console.log('| --- | --- | ---: | ---: | ---: | --- |');
-  console.log(`| 1:1:0.25 | 25-75 ms | ${balanced.makespanS.toFixed(2)} | ${ideal.toFixed(2)} | ${(balanced.makespanS / ideal).toFixed(3)} | ${balanced.perDevice} |`);
-  console.log(`| 1:1:0.25 | 100-300 ms | ${longer.makespanS.toFixed(2)} | ${(4 * ideal).toFixed(2)} | ${(longer.makespanS / (4 * ideal)).toFixed(3)} | ${longer.perDevice} |`);
+  for (const line of rows) console.log(line);
   console.log(`\nqueue overhead per unit (1 worker, ${EMPTY} units of zero cost): ${((empty.makespanS * 1000) / EMPTY).toFixed(2)} ms`);
 } finally {
   await redis.stop();

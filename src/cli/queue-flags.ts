@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { parseQueueUrl } from '../cluster/redis-connection.js';
 import { DEFAULT_QUEUE_MAX_BYTES, formatBytes, parseMaxBytes } from '../cluster/unit-job.js';
-import type { QueueSettings } from '../pipeline/queue-compute.js';
+import { assertQueueCombination, type QueueSettings } from '../pipeline/queue-compute.js';
 import { UsageError } from '../util/errors.js';
 
 export const DEFAULT_QUEUE_ATTEMPTS = 3;
@@ -29,8 +29,9 @@ export function addQueueOptions(cmd: Command): Command {
     .option('--queue-attempts <n>', `with --queue, attempts per shard before it is reported as failed (default ${DEFAULT_QUEUE_ATTEMPTS})`, attempts, DEFAULT_QUEUE_ATTEMPTS);
 }
 
-/** The queue settings, or undefined without --queue. */
-export function queueSettingsFrom(flags: QueueFlags): QueueSettings | undefined {
+/** The queue settings, or undefined without --queue; refuses --queue with --plan-only or --units (exit code 2). */
+export function queueSettingsFrom(flags: QueueFlags & { planOnly?: boolean; units?: unknown }): QueueSettings | undefined {
   if (flags.queue === undefined) return undefined;
+  assertQueueCombination(flags);
   return { url: parseQueueUrl(flags.queue), maxBytes: flags.queueMaxBytes, attempts: flags.queueAttempts };
 }

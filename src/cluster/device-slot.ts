@@ -28,9 +28,9 @@ export class DeviceSlot {
   private initKey = '';
   private ready: Promise<void> | null = null;
   private pending: Pending | null = null;
-  /** The child's latest figures (worker-main sends them every second). */
-  cpuPercent = 0;
-  rssBytes = 0;
+  /** The child's latest figures (worker-main sends them every second); unknown while no child runs. */
+  cpuPercent: number | undefined;
+  rssBytes: number | undefined;
 
   constructor(
     readonly device: WorkerDevice,
@@ -63,7 +63,7 @@ export class DeviceSlot {
         else this.onWork(m);
       });
       worker.onExit((code, signal) => {
-        if (this.worker === worker) this.worker = null;
+        if (this.worker === worker) this.forget();
         const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
         reject(new Error(`${this.device.id}: worker process ${how} while starting`));
         this.settle((p) => p.reject(new Error(`${this.device.id}: worker process ${how} during the unit`)));
@@ -73,7 +73,7 @@ export class DeviceSlot {
     this.ready.catch(() => {
       if (this.worker === worker) {
         worker.kill('SIGKILL');
-        this.worker = null;
+        this.forget();
       }
     });
     worker.send({ type: 'init', device: this.device, handlerModule: this.handlerModule, init, calibrate: false, slowdown: this.slowdown });
@@ -97,11 +97,18 @@ export class DeviceSlot {
     if (p) how(p);
   }
 
+  /** No child any more: nothing to measure until the next one starts. */
+  private forget(): void {
+    this.worker = null;
+    this.cpuPercent = undefined;
+    this.rssBytes = undefined;
+  }
+
   /** Stops the child (shutdown message, then SIGKILL if it lingers). */
   async stop(graceMs = 3000): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
-    this.worker = null;
+    this.forget();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         worker.kill('SIGKILL');

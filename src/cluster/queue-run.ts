@@ -12,11 +12,25 @@
  * restarted empty, or flushed) is enqueued again; a job that failed on every
  * attempt is reported with its reason. A unit failed by an earlier session is
  * enqueued afresh, as a local --resume retries missing shards.
+ *
+ * What a run leaves in Redis: nothing of its own. A job is removed once its
+ * result is kept; at the start, the jobs of units whose results the caller
+ * already has (an interrupted session's) are removed; at the end, every job of
+ * the run that is left (failed ones, whose reasons the report carries) and
+ * the run's entries in the queue's event stream (a unit's `completed` event
+ * carries its result). What stays is the queue's own: `<queue>:meta` (its
+ * settings), `<queue>:id` (BullMQ's job counter), `<queue>:events` (other
+ * runs' events; at most about EVENTS_MAX_LEN are kept), `<queue>:marker`
+ * (wakes the workers) and the short-lived `<queue>:stalled-check`. A job
+ * still running elsewhere at the end (a copy another coordinator of the same
+ * run enqueued) is left; the next run that needs it removes it.
  */
 import { EventEmitter } from 'node:events';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { CoordinatorSnapshot, DeviceRunFigures, DeviceSnapshot, FailedShard, RunReport } from '../scheduler/run-stats.js';
+import type { WatchedDevice, SnapshotSource } from '../monitor/telemetry.js';
+import type { UnitEvent } from '../report/unit-events.js';
+import type { DeviceRunFigures, FailedShard, RunReport } from '../scheduler/run-stats.js';
 import type { DeviceKind } from '../scheduler/types.js';
 import { jobIdFor, PREFIX, queueNameFor } from './queue-names.js';
 import { openConnection, type QueueUrl } from './redis-connection.js';
@@ -45,6 +59,9 @@ export interface QueueRunOptions {
   maxBytes: number;
   /** Milliseconds between sweeps (default 2000). */
   sweepMs?: number;
+  /** Units of the run whose results the caller already has: jobs an earlier session left for them are removed. */
+  doneUnits?: readonly number[];
+  /** The run's log lines, when nothing listens to the 'log' event (the dashboard does, to print them above its table). */
   log: (line: string) => void;
 }
 
@@ -73,18 +90,23 @@ interface DeviceTally {
   busyS: number;
 }
 
-export class QueueRun extends EventEmitter<{ log: [string] }> {
+/**
+ * How many events the queue's stream keeps (BullMQ's default is 10,000, each `completed` event holding a result):
+ * the coordinator reads them as they come, and one it missed is found by its sweep.
+ */
+export const EVENTS_MAX_LEN = 200;
+
+/** 'log': a line for the run's log; 'unit': a unit delivered (for work/units.jsonl, as a local run writes it). */
+export class QueueRun extends EventEmitter<{ log: [string]; unit: [UnitEvent] }> implements SnapshotSource {
   private readonly redis: Redis;
-  /** QueueEvents blocks on its connection: it gets its own. */
-  private readonly eventsRedis: Redis;
   private readonly queue: Queue<UnitJobData, UnitJobResult>;
-  private readonly events: QueueEvents;
   private readonly units = new Map<string, UnitState>();
   private readonly tallies = new Map<string, DeviceTally>();
   private workers: WorkerFigures[] = [];
   private startedAt = performance.now();
   private lastResultAt = 0;
-  private sweeping = false;
+  /** The sweep under way, if any. */
+  private sweeping: Promise<void> | null = null;
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private settle: { resolve: () => void; reject: (e: unknown) => void } | null = null;
@@ -96,11 +118,8 @@ export class QueueRun extends EventEmitter<{ log: [string] }> {
     super();
     this.redis = openConnection(o.url, (message) => this.onRedisError(message));
     const name = queueNameFor(o.models);
-    this.queue = new Queue(name, { connection: this.redis, prefix: PREFIX });
-    this.eventsRedis = openConnection(o.url, (message) => this.onRedisError(message));
-    this.events = new QueueEvents(name, { connection: this.eventsRedis, prefix: PREFIX });
+    this.queue = new Queue(name, { connection: this.redis, prefix: PREFIX, streams: { events: { maxLen: EVENTS_MAX_LEN } } });
     this.queue.on('error', (e) => this.onRedisError(e.message));
-    this.events.on('error', (e) => this.onRedisError(e.message));
   }
 
   private onRedisError(message: string): void {
@@ -110,7 +129,7 @@ export class QueueRun extends EventEmitter<{ log: [string] }> {
   }
 
   private log(line: string): void {
-    if (this.listenerCount('log') === 0) process.stderr.write(`${line}\n`);
+    if (this.listenerCount('log') === 0) this.o.log(line);
     else this.emit('log', line);
   }
 
@@ -127,33 +146,93 @@ export class QueueRun extends EventEmitter<{ log: [string] }> {
     const order = [...units].sort((a, b) => b.cost - a.cost || a.index - b.index);
     for (const unit of order) this.units.set(this.jobId(unit), { unit, done: false, failed: null, refused: 0 });
     const finished = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
+    // QueueEvents blocks on its connection: it gets its own.
+    const eventsRedis = openConnection(this.o.url, (message) => this.onRedisError(message));
+    const events = new QueueEvents(this.queue.name, { connection: eventsRedis, prefix: PREFIX });
+    events.on('error', (e) => this.onRedisError(e.message));
     // The event carries the result: collected without reading the job back (its data holds the unit's input).
-    this.events.on('completed', ({ jobId, returnvalue }) => this.enqueueCheck(jobId, returnvalue as unknown as UnitJobResult | string));
-    this.events.on('failed', ({ jobId }) => this.enqueueCheck(jobId));
+    events.on('completed', ({ jobId, returnvalue }) => this.enqueueCheck(jobId, returnvalue as unknown as UnitJobResult | string));
+    events.on('failed', ({ jobId }) => this.enqueueCheck(jobId));
     try {
-      await this.events.waitUntilReady();
+      await events.waitUntilReady();
       await this.register();
+      await this.removeJobs(this.o.doneUnits ?? []);
       await this.enqueue([...this.units.values()].filter((s) => !s.done), true);
       this.log(`queue: ${units.length} unit(s) of run ${this.o.runId} in ${this.queue.name} at ${this.o.url.shown}; waiting for workers with models ${shortModels(this.o.models)}`);
       this.timer = setInterval(() => void this.sweep(), this.o.sweepMs ?? 2000);
       void this.sweep();
       this.checkFinished();
       await finished;
-      await unregisterRun(this.redis, this.o.runId).catch(() => undefined);
+      clearInterval(this.timer);
+      await this.sweeping;
+      await this.cleanUp();
+      // The workers' latest figures, for the last row of gpu_metrics.log and the dashboard's last frame.
+      this.workers = await readWorkers(this.redis).catch(() => this.workers);
       return this.report();
     } finally {
       clearInterval(this.timer);
-      await this.events.close().catch(() => undefined);
-      await this.queue.close().catch(() => undefined);
-      // BullMQ leaves connections it was given open.
-      this.redis.disconnect();
-      this.eventsRedis.disconnect();
+      await events.close().catch(() => undefined);
+      eventsRedis.disconnect();
+      await this.close();
     }
+  }
+
+  /**
+   * For a run whose every unit the caller already has (a resumed run with nothing left to compute): removes
+   * what an interrupted session left in Redis (the units' jobs, the run's events and registration).
+   */
+  async forget(units: readonly number[]): Promise<void> {
+    try {
+      await this.queue.waitUntilReady();
+      await this.removeJobs(units);
+      await this.cleanUp();
+    } finally {
+      await this.close();
+    }
+  }
+
+  private async close(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+    // BullMQ leaves connections it was given open.
+    this.redis.disconnect();
   }
 
   /** Stops waiting: run() rejects with the reason. The jobs stay queued, so a resumed run collects them. */
   abort(reason: unknown): void {
     this.settle?.reject(reason);
+  }
+
+  /** Removes these units' jobs (a missing job, or one running elsewhere, is left as it is). */
+  private async removeJobs(units: readonly number[]): Promise<void> {
+    const BATCH = 256;
+    for (let i = 0; i < units.length; i += BATCH) {
+      await Promise.all(units.slice(i, i + BATCH).map((u) => this.queue.remove(jobIdFor(this.o.runId, u)).catch(() => 0)));
+    }
+  }
+
+  /** The run is over: its jobs, its entries in the event stream and its registration leave Redis (see the header). */
+  private async cleanUp(): Promise<void> {
+    try {
+      await this.removeJobs([...[...this.units.values()].map((s) => s.unit.index), ...(this.o.doneUnits ?? [])]);
+      await this.removeOwnEvents();
+      await unregisterRun(this.redis, this.o.runId);
+    } catch (e) {
+      this.log(`warning: Redis at ${this.o.url.shown}: could not remove the run's jobs (${(e as Error).message}); a later run removes them`);
+    }
+  }
+
+  /** Deletes the event stream's entries about this run's jobs (other runs' entries stay for their coordinators). */
+  private async removeOwnEvents(): Promise<void> {
+    const key = this.queue.keys.events;
+    const ours = `${this.o.runId}-`;
+    let from = '-';
+    for (;;) {
+      const page = await this.redis.xrange(key, from, '+', 'COUNT', 500);
+      const ids = page.filter(([, fields]) => fields.some((f, k) => k % 2 === 1 && fields[k - 1] === 'jobId' && f.startsWith(ours))).map(([id]) => id);
+      if (ids.length > 0) await this.redis.xdel(key, ...ids);
+      if (page.length < 500) return;
+      from = `(${page[page.length - 1][0]}`;
+    }
   }
 
   private async register(): Promise<void> {
@@ -231,6 +310,8 @@ export class QueueRun extends EventEmitter<{ log: [string] }> {
     state.done = true;
     this.lastResultAt = performance.now();
     const key = `${r.host}:${r.device}`;
+    const end = r.finishedAt ?? Date.now();
+    this.emit('unit', { unit: state.unit.id, device: key, start: r.startedAt ?? end - r.busyS * 1000, end, stolen: false, backup: false });
     const t = this.tallies.get(key) ?? { host: r.host, device: r.device, name: r.deviceName, shards: 0, sequences: 0, tokens: 0, cost: 0, busyS: 0 };
     t.shards++;
     t.sequences += r.sequences;
@@ -255,18 +336,22 @@ export class QueueRun extends EventEmitter<{ log: [string] }> {
   }
 
   /** Every unit not yet done, looked at in Redis; missing jobs enqueued again; who is serving, said when nobody is. */
-  private async sweep(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
+  private sweep(): Promise<void> {
+    this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = null));
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
     try {
       await this.register();
       // One burst of state queries (sent together on the connection), then a look at the finished ones.
       const open = [...this.units.values()].filter((s) => !s.done && !s.failed);
       const now = await Promise.all(open.map((s) => this.queue.getJobState(this.jobId(s.unit))));
-      const missing = open.filter((_, k) => now[k] === 'unknown');
       for (const [k, state] of open.entries()) {
         if (now[k] === 'completed' || now[k] === 'failed') await this.serial(() => this.check(state));
       }
+      // A unit collected meanwhile had its job removed once it was marked done: it is not missing.
+      const missing = open.filter((s, k) => now[k] === 'unknown' && !s.done && !s.failed);
       if (missing.length > 0) {
         this.log(`queue: ${missing.length} unit(s) missing from Redis (restarted or flushed?): enqueued again`);
         await this.enqueue(missing, false);
@@ -276,8 +361,6 @@ export class QueueRun extends EventEmitter<{ log: [string] }> {
       this.redisError = '';
     } catch (e) {
       this.onRedisError((e as Error).message);
-    } finally {
-      this.sweeping = false;
     }
   }
 
@@ -299,9 +382,9 @@ export class QueueRun extends EventEmitter<{ log: [string] }> {
   }
 
   /** The live view: one row per `host:device` that serves the run's models or delivered for it. */
-  snapshot(): CoordinatorSnapshot {
+  snapshot(): ReturnType<SnapshotSource['snapshot']> {
     const states = [...this.units.values()];
-    const rows = new Map<string, DeviceSnapshot>();
+    const rows = new Map<string, WatchedDevice>();
     for (const w of this.workers.filter((x) => x.models === this.o.models)) {
       const key = `${w.host}:${w.device}`;
       const t = this.tallies.get(key);
@@ -320,8 +403,8 @@ export class QueueRun extends EventEmitter<{ log: [string] }> {
         stolenIn: 0,
         stolenOut: 0,
         busyS: t?.busyS ?? 0,
-        cpuPercent: w.cpuPercent,
-        rssBytes: w.rssBytes,
+        // Measured on the worker's host, as a local run's monitor measures its own devices.
+        gauges: w.gauges,
       });
     }
     for (const [key, t] of this.tallies) {

@@ -12,10 +12,18 @@
  * without counting an attempt and that device takes no more units.
  * SIGINT/SIGTERM: no new units, the ones in flight finish, then exit; a second
  * signal exits at once (the units in flight go back after the lock duration).
+ *
+ * Every second, and as a unit starts and ends, it publishes each device's
+ * figures (registry.ts), with the gauges a local run's monitor measures of
+ * such a device (nvidia-smi for CUDA GPUs, the device worker's CPU % and
+ * memory for CPU devices), so that the coordinator's dashboard and
+ * gpu_metrics.log show them under `host:device`.
  */
 import { hostname } from 'node:os';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { NvidiaSmiMonitor } from '../monitor/nvidia-smi.js';
+import { measureDevice } from '../monitor/telemetry.js';
 import type { WorkerDevice } from '../scheduler/protocol.js';
 import type { ShardDescriptor } from '../scheduler/types.js';
 import { ResourceError } from '../util/errors.js';
@@ -71,6 +79,8 @@ export class QueueWorker {
   private readonly redis: Redis;
   private readonly consumers: Consumer[] = [];
   private publisher: NodeJS.Timeout | undefined;
+  /** GPU figures, when a device is a CUDA GPU (as a local run's monitoring samples them). */
+  private gpu: NvidiaSmiMonitor | undefined;
   private readonly saidRuns = new Set<string>();
   private closing: Promise<void> | null = null;
   private done!: () => void;
@@ -91,6 +101,10 @@ export class QueueWorker {
   async start(): Promise<void> {
     await checkRedis(this.o.url);
     const queue = queueNameFor(this.o.models);
+    if (this.o.devices.some((d) => d.kind === 'cuda')) {
+      this.gpu = new NvidiaSmiMonitor({ intervalMs: PUBLISH_MS }).start();
+      this.gpu.on('unavailable', (why: string) => this.o.log(`GPU metrics unavailable: ${why}`));
+    }
     for (const device of this.o.devices) {
       const slot = new DeviceSlot(device, this.o.handler.module, this.o.slowdownFor(device.index));
       const figures: WorkerFigures = {
@@ -108,8 +122,7 @@ export class QueueWorker {
         sequences: 0,
         tokens: 0,
         busyS: 0,
-        cpuPercent: 0,
-        rssBytes: 0,
+        gauges: {},
         at: Date.now(),
       };
       const consumer = { slot, figures } as Consumer;
@@ -144,9 +157,11 @@ export class QueueWorker {
       throw new DelayedError();
     }
     const started = performance.now();
+    const startedAt = Date.now();
     c.figures.state = 'busy';
     c.figures.job = String(job.id);
-    c.figures.jobStartedAt = Date.now();
+    c.figures.jobStartedAt = startedAt;
+    void this.publishOne(c);
     this.o.log(`${label}: run ${data.run} unit ${data.unit} started`);
     const { shard, cleanup } = await this.o.handler.shardFor(data);
     let result: unknown;
@@ -180,7 +195,19 @@ export class QueueWorker {
     c.figures.tokens += shard.tokens ?? 0;
     c.figures.sequences += shard.sequences ?? 0;
     this.o.log(`${label}: run ${data.run} unit ${data.unit} done in ${busyS.toFixed(2)} s`);
-    return { result: encoded, host: this.host, device: c.slot.device.id, deviceName: c.slot.device.name, busyS, tokens: shard.tokens ?? 0, sequences: shard.sequences ?? 0 };
+    // Published before the result, so the coordinator's figures for this device are never older than its results.
+    await this.publishOne(c);
+    return {
+      result: encoded,
+      host: this.host,
+      device: c.slot.device.id,
+      deviceName: c.slot.device.name,
+      busyS,
+      startedAt,
+      finishedAt: Date.now(),
+      tokens: shard.tokens ?? 0,
+      sequences: shard.sequences ?? 0,
+    };
   }
 
   private async retire(c: Consumer): Promise<void> {
@@ -197,16 +224,19 @@ export class QueueWorker {
     return this.consumers.length > 0 && this.consumers.every((x) => x.figures.state === 'retired');
   }
 
+  /** One device's figures, measured now; a Redis error is left to the connection's own warning (the next tick publishes again). */
+  private async publishOne(c: Consumer): Promise<void> {
+    const { id: device, kind } = c.slot.device;
+    c.figures.gauges = measureDevice({ device, kind, cpuPercent: c.slot.cpuPercent, rssBytes: c.slot.rssBytes }, this.gpu);
+    c.figures.at = Date.now();
+    await publishWorker(this.redis, c.figures, PUBLISH_TTL_MS).catch(() => undefined);
+  }
+
   /** Publishes every device's figures and says, once per run, when a run waits for other models. */
   private async publish(): Promise<void> {
     try {
       const now = Date.now();
-      for (const c of this.consumers) {
-        c.figures.cpuPercent = c.slot.cpuPercent;
-        c.figures.rssBytes = c.slot.rssBytes;
-        c.figures.at = now;
-        await publishWorker(this.redis, c.figures, PUBLISH_TTL_MS);
-      }
+      for (const c of this.consumers) await this.publishOne(c);
       for (const [run, entry] of await readRuns(this.redis)) {
         if (entry.models === this.o.models || now - entry.at > RUN_FRESH_MS || this.saidRuns.has(run)) continue;
         this.saidRuns.add(run);
@@ -223,6 +253,7 @@ export class QueueWorker {
   close(force = false): Promise<void> {
     if (this.closing && !force) return this.closing;
     clearInterval(this.publisher);
+    this.gpu?.stop();
     this.closing = (async () => {
       await Promise.all(this.consumers.map((c) => c.worker.close(force)));
       await Promise.all(this.consumers.map((c) => c.slot.stop()));

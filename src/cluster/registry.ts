@@ -1,12 +1,15 @@
 /**
  * Who is there, through Redis: every queue worker publishes its devices'
- * figures (state, unit in flight, units, tokens, busy seconds, CPU and memory)
- * under a key with a time to live, so a worker that dies disappears; every
+ * figures (state, unit in flight, units, tokens, busy seconds, and the gauges
+ * a local run's monitor measures: utilisation, memory, temperature and power
+ * from nvidia-smi for a CUDA GPU, the device worker's CPU % and memory for a
+ * CPU device) under a key with a time to live, so a worker that dies disappears; every
  * coordinator registers the run it waits for and the models it needs. The
  * coordinator's dashboard reads the workers (rows `host:device`), and both
  * sides read the other to say why they wait (a worker with other models).
  */
 import type { Redis } from 'ioredis';
+import type { DeviceGauges } from '../monitor/telemetry.js';
 import type { DeviceKind } from '../scheduler/types.js';
 import { RUNS_KEY, WORKER_KEYS, workerKey } from './queue-names.js';
 
@@ -28,8 +31,8 @@ export interface WorkerFigures {
   sequences: number;
   tokens: number;
   busyS: number;
-  cpuPercent: number;
-  rssBytes: number;
+  /** As this host's monitor measures them (monitor/telemetry.ts, measureDevice); unknown ones left out. */
+  gauges: DeviceGauges;
   /** When published (ms since the epoch). */
   at: number;
 }

@@ -39,6 +39,12 @@ export interface UnitJobResult {
   deviceName: string;
   /** Seconds the device spent on it. */
   busyS: number;
+  /**
+   * When the worker took the unit and when it finished it (ms since the epoch, the worker host's clock: the
+   * report's timeline assumes the hosts' clocks agree, as NTP keeps them). Absent from older workers' results.
+   */
+  startedAt?: number;
+  finishedAt?: number;
   /** Tokens and sequences the unit held (for the figures). */
   tokens: number;
   sequences: number;

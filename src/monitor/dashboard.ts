@@ -73,11 +73,13 @@ export function renderTable(snapshot: CoordinatorSnapshot, rows: readonly Device
   const { fraction, etaS } = progress(snapshot);
   const filled = Math.round(fraction * BAR_WIDTH);
   const failed = snapshot.shardsFailed > 0 ? `, ${snapshot.shardsFailed} failed` : '';
+  // Queue mode names devices `host:device`: the device column widens to the longest name.
+  const columns = COLUMNS.map((c) => (c.title === 'device' ? { ...c, width: Math.max(c.width, ...rows.map((m) => m.device.length)) } : c));
   const lines = [
     `VirNucPro devices: ${rows.length}  elapsed ${formatDuration(snapshot.elapsedS)}  shards ${snapshot.shardsDone}/${snapshot.shardsTotal}${failed}`,
     `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${(100 * fraction).toFixed(1).padStart(5)}%  ETA ${formatDuration(etaS)}`,
-    COLUMNS.map((c) => cellText(c.title, c.width, c.align)).join(' '),
-    ...rows.map((m) => COLUMNS.map((c) => cellText(c.value(m), c.width, c.align)).join(' ')),
+    columns.map((c) => cellText(c.title, c.width, c.align)).join(' '),
+    ...rows.map((m) => columns.map((c) => cellText(c.value(m), c.width, c.align)).join(' ')),
     'last steals:',
   ];
   if (snapshot.recentSteals.length === 0) lines.push('  (none)');

@@ -10,7 +10,7 @@ import type { DeviceSpec } from '../scheduler/types.js';
 import { Dashboard } from './dashboard.js';
 import { MetricsLog, METRICS_LOG_NAME } from './metrics-log.js';
 import { NvidiaSmiMonitor } from './nvidia-smi.js';
-import { DeviceTelemetry } from './telemetry.js';
+import { DeviceTelemetry, type DeviceMetrics } from './telemetry.js';
 import type { LiveDashboard } from './live-dashboard.js';
 import { trackUnits, unitLogWriter } from './unit-log.js';
 
@@ -44,29 +44,14 @@ export function startMonitoring(coordinator: Coordinator, options: MonitoringOpt
   const writeUnit = options.unitLogPath ? unitLogWriter(options.unitLogPath, (line) => coordinator.log(line)) : undefined;
   const stopUnits = writeUnit || live ? trackUnits(coordinator, (e) => (writeUnit?.(e), live?.unit(e))) : undefined;
   const stopWatching = live?.watch(coordinator);
-  let recorder: NodeJS.Timeout | undefined;
-  let recordNow = (): void => undefined;
-  if (options.outDir) {
-    const log = new MetricsLog(join(options.outDir, METRICS_LOG_NAME));
-    const telemetry = new DeviceTelemetry(coordinator, gpu);
-    telemetry.sample(); // sets the baseline for rates
-    // The metrics log is a by-product: a full disk or a removed directory stops it with one warning,
-    // it never takes the run down (the run's own writes report such errors with their exit codes).
-    recordNow = () => {
-      try {
-        const at = new Date();
-        const { snapshot, rows } = telemetry.sample();
-        live?.sample(at, snapshot, rows);
-        log.append(at, rows);
-      } catch (e) {
-        clearInterval(recorder);
-        recordNow = () => undefined;
-        coordinator.log(`warning: ${log.path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the metrics log stops here`);
-      }
-    };
-    recorder = setInterval(() => recordNow(), intervalMs);
-    recorder.unref();
-  }
+  const recorder = options.outDir
+    ? recordMetrics(new DeviceTelemetry(coordinator, gpu), {
+        path: join(options.outDir, METRICS_LOG_NAME),
+        intervalMs,
+        warn: (line) => coordinator.log(line),
+        onSample: live ? (at, snapshot, rows) => live.sample(at, snapshot, rows) : undefined,
+      })
+    : undefined;
   let dashboard: Dashboard | undefined;
   if (options.dashboard) {
     dashboard = new Dashboard(coordinator, { intervalMs, gpu });
@@ -77,15 +62,52 @@ export function startMonitoring(coordinator: Coordinator, options: MonitoringOpt
   if (dashboard) coordinator.on('log', logAboveTable);
   return {
     stop() {
-      if (recorder) {
-        clearInterval(recorder);
-        recordNow();
-      }
+      recorder?.stop();
       coordinator.off('log', logAboveTable);
       stopUnits?.();
       stopWatching?.();
       dashboard?.stop();
       gpu?.stop();
+    },
+  };
+}
+
+export interface MetricsRecording {
+  /** gpu_metrics.log's path (it is created at once, with its header). */
+  path: string;
+  intervalMs: number;
+  /** Hears about the first failed write. */
+  warn: (line: string) => void;
+  /** Also hears every sample (the live dashboard). */
+  onSample?: (at: Date, snapshot: ReturnType<DeviceTelemetry['sample']>['snapshot'], rows: DeviceMetrics[]) => void;
+}
+
+/**
+ * Appends the telemetry's rows to gpu_metrics.log every interval, and once more when stopped (so a run shorter
+ * than an interval has its rows too). The log is a by-product: a full disk or a removed directory stops it with
+ * one warning, it never takes the run down (the run's own writes report such errors with their exit codes).
+ */
+export function recordMetrics(telemetry: DeviceTelemetry, o: MetricsRecording): { stop(): void } {
+  const log = new MetricsLog(o.path);
+  telemetry.sample(); // sets the baseline for rates
+  let recordNow = (): void => {
+    try {
+      const at = new Date();
+      const { snapshot, rows } = telemetry.sample();
+      o.onSample?.(at, snapshot, rows);
+      log.append(at, rows);
+    } catch (e) {
+      clearInterval(timer);
+      recordNow = () => undefined;
+      o.warn(`warning: ${log.path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the metrics log stops here`);
+    }
+  };
+  const timer = setInterval(() => recordNow(), o.intervalMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      recordNow();
     },
   };
 }

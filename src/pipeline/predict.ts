@@ -58,7 +58,7 @@ import { translateFile, translateOutputPaths } from './translate-files.js';
 import { assertResumable, PLAN_FORMAT_VERSION, STDIN_COPY, WorkDir, type PlanOnDisk, type RunPlan } from './workdir.js';
 import { pathExists } from '../util/fs.js';
 import { DEMO_WARNING_FILE, OutputDirectory, RUN_JSON } from './outdir.js';
-import { checkQueueOptions, computeShardsThroughQueue } from './queue-compute.js';
+import { checkQueueOptions, computeShardsThroughQueue, forgetQueuedRun } from './queue-compute.js';
 import { assertSlicePlanned, describeSliceWork, planOnlyLines, shardsOfSlice, sliceIncomplete, sliceMetricsDir } from './slices.js';
 
 /** How ONNX Runtime, CUDA and V8 word an allocation failure. */
@@ -275,6 +275,9 @@ async function predictInto(o: ResolvedPredictOptions, out: OutputDirectory, sess
         ? computeShardsThroughQueue({ options: o, queue, models, pending, plan, workDir, outDir, batchTokens })
         : computeShards({ options: o, models, pending, plan, workDir, outDir, batchTokens, live: session.live }),
     );
+  } else if (o.queue) {
+    // Nothing left to compute; what an interrupted queue session left in Redis for this run is removed.
+    await forgetQueuedRun({ queue: o.queue, models, plan, log });
   }
   const complete = report ? report.complete : true;
   // A slice job stops here: the outputs are the final --resume's.

@@ -21,9 +21,11 @@ import { checkRedis, type QueueUrl } from '../cluster/redis-connection.js';
 import { formatBytes, type UnitJobResult } from '../cluster/unit-job.js';
 import { join } from 'node:path';
 import { Dashboard } from '../monitor/dashboard.js';
-import { MetricsLog, METRICS_LOG_NAME } from '../monitor/metrics-log.js';
+import { METRICS_LOG_NAME } from '../monitor/metrics-log.js';
 import { DeviceTelemetry } from '../monitor/telemetry.js';
-import { dashboardDefault } from '../monitor/session.js';
+import { dashboardDefault, recordMetrics } from '../monitor/session.js';
+import { unitLogWriter } from '../monitor/unit-log.js';
+import { UNIT_LOG_NAME } from '../report/unit-events.js';
 import type { RunReport } from '../scheduler/run-stats.js';
 import type { ShardDescriptor } from '../scheduler/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -59,14 +61,31 @@ export interface ShardJobWork {
   batchTokens: number;
 }
 
+/**
+ * Refuses the flags --queue cannot be combined with (exit code 2), saying what to do instead: --plan-only and
+ * --units are the workflow-engine way of spreading a run (jobs sharing a filesystem), --queue the Redis way.
+ */
+export function assertQueueCombination(o: { planOnly?: boolean; units?: unknown }): void {
+  if (o.planOnly) {
+    throw new UsageError('--plan-only cannot be combined with --queue: a queue run plans, enqueues and writes the outputs in one command', {
+      hint: 'drop --plan-only (`predict INPUT ... --queue URL` plans first, then hands the shards to the workers); or, for workflow-engine jobs on a shared filesystem, use --plan-only, --units and a final --resume without --queue',
+    });
+  }
+  if (o.units) {
+    throw new UsageError('--units cannot be combined with --queue: the queue hands the units to the workers itself', {
+      hint: 'run `predict INPUT ... --queue URL` once and start `virnucpro worker --queue URL` on each host; --units I/N is for workflow-engine jobs without --queue',
+    });
+  }
+}
+
 /** Refuses what queue mode cannot do, and an unreachable Redis or a refused password, before any work. */
 export async function checkQueueOptions(o: ResolvedPredictOptions, queue: QueueSettings): Promise<void> {
+  assertQueueCombination(o);
   if (o.saveEmbeddings) {
     throw new UsageError('--save-embeddings cannot be combined with --queue: the merged features (about 13 KiB per frame) are too large to carry through Redis', {
       hint: 'run --save-embeddings locally, or with --plan-only and --units jobs on a filesystem the hosts share (README: Running on a cluster)',
     });
   }
-  if (o.units) throw new UsageError('--units cannot be combined with --queue: the queue hands out the units itself');
   await checkRedis(queue.url);
 }
 
@@ -100,6 +119,7 @@ export async function computeShardsThroughQueue({ options: o, queue, models, pen
       );
     }
   }
+  const pendingIndices = new Set(pending.map((s) => (s.payload as ShardPayload).shard));
   const units: QueueUnit[] = pending.map((s) => ({ index: (s.payload as ShardPayload).shard, id: s.id, cost: s.cost, tokens: s.tokens ?? 0, sequences: s.sequences ?? 0 }));
   const payloads = new Map(pending.map((s) => [(s.payload as ShardPayload).shard, s.payload as ShardPayload]));
   const run = new QueueRun({
@@ -109,6 +129,8 @@ export async function computeShardsThroughQueue({ options: o, queue, models, pen
     attempts: queue.attempts,
     maxBytes: queue.maxBytes,
     sweepMs: queue.sweepMs,
+    // Results already in work/ (an interrupted session's): their jobs, if still in Redis, are removed.
+    doneUnits: plan.shards.map((s) => s.index).filter((i) => !pendingIndices.has(i)),
     log: o.log,
     async workOf(unit): Promise<ShardJobWork> {
       const p = payloads.get(unit.index)!;
@@ -121,8 +143,11 @@ export async function computeShardsThroughQueue({ options: o, queue, models, pen
   });
   const dashboard = o.scheduler.dashboard ?? dashboardDefault(2);
   const board = dashboard ? new Dashboard(run, {}).start() : undefined;
-  run.on('log', (line) => (board ? board.log(line) : o.log(line)));
-  const metrics = recordMetrics(run, join(outDir, METRICS_LOG_NAME));
+  const log = (line: string): void => (board ? board.log(line) : o.log(line));
+  run.on('log', log);
+  // gpu_metrics.log and work/units.jsonl as a local run writes them, with devices named `host:device`.
+  const metrics = recordMetrics(new DeviceTelemetry(run), { path: join(outDir, METRICS_LOG_NAME), intervalMs: 2000, warn: log });
+  run.on('unit', unitLogWriter(workDir.path(UNIT_LOG_NAME), log));
   // Ctrl-C or kill: the coordinator stops waiting; the jobs stay queued and the workers go on, so --resume collects them.
   const stopOnSignals = onInterrupt((e) => run.abort(e));
   let framesDone = 0;
@@ -153,19 +178,19 @@ export async function computeShardsThroughQueue({ options: o, queue, models, pen
   }
 }
 
-
-/** gpu_metrics.log as a local run writes it (monitor/metrics-log.ts), with rows `host:device` from the workers' figures. */
-function recordMetrics(run: QueueRun, path: string, intervalMs = 2000): { stop(): void } {
-  const log = new MetricsLog(path);
-  const telemetry = new DeviceTelemetry(run);
-  telemetry.sample();
-  const timer = setInterval(() => {
-    try {
-      log.append(new Date(), telemetry.sample().rows);
-    } catch {
-      clearInterval(timer); // a by-product: a full disk stops it, never the run (the result writes report that)
-    }
-  }, intervalMs);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+/**
+ * A resumed queue run with every shard already done computes nothing, but removes what an interrupted session
+ * left in Redis for it (finished jobs whose results it collected, the run's events and registration).
+ */
+export async function forgetQueuedRun({ queue, models, plan, log }: { queue: QueueSettings; models: ResolvedModels; plan: RunPlan; log: (line: string) => void }): Promise<void> {
+  const run = new QueueRun({
+    url: queue.url,
+    models: models.sha256,
+    runId: runIdFor(plan.fingerprint),
+    attempts: queue.attempts,
+    maxBytes: queue.maxBytes,
+    log,
+    workOf: async () => undefined,
+  });
+  await run.forget(plan.shards.map((s) => s.index));
 }

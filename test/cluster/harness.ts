@@ -1,14 +1,23 @@
 /**
  * Real parts for the queue-mode tests: a redis-server on a free loopback port
- * with no persistence (stopped when the test process exits), and CLI processes
- * (`predict`, `worker`) whose stderr a test can wait on.
+ * with no persistence (stopped when the test process exits), CLI processes
+ * (`predict`, `worker`) whose stderr a test can wait on, and a look at what a
+ * run left in Redis.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { PREFIX, RUNS_KEY } from '../../src/cluster/queue-names.js';
 import { repoRoot } from '../helpers.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
+
+/** Every process a test started, killed when the test process exits (however the test ended). */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
 
 /** Why the cluster tests cannot run here, or null when they can. */
 export function redisMissing(): string | null {
@@ -49,7 +58,8 @@ export class RedisServer {
     const args = ['--save', '', '--appendonly', 'no', '--port', String(this.port), '--bind', '127.0.0.1', ...(this.password ? ['--requirepass', this.password] : [])];
     const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    process.on('exit', () => child.kill('SIGKILL'));
+    children.add(child);
+    child.once('exit', () => children.delete(child));
     await new Promise<void>((resolve, reject) => {
       let out = '';
       child.stdout!.on('data', (d: Buffer) => {
@@ -82,13 +92,15 @@ const CLI = join(repoRoot, 'src/cli/main.ts');
 export class CliProcess {
   readonly child: ChildProcess;
   stderr = '';
+  stdout = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
   private watchers: Array<{ pattern: RegExp | string; count: number; resolve: () => void }> = [];
 
   constructor(args: string[], env: Record<string, string> = {}) {
     this.child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    process.on('exit', () => this.child.kill('SIGKILL'));
-    this.child.stdout!.resume();
+    children.add(this.child);
+    this.child.once('exit', () => children.delete(this.child));
+    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       this.watchers = this.watchers.filter((w) => {
@@ -132,4 +144,37 @@ export async function startWorker(url: string, name: string, models: string[], o
 export async function stopWorker(w: CliProcess): Promise<void> {
   w.kill('SIGTERM');
   await w.exited;
+}
+
+/** The id of the run whose units this worker took (its log says `run <id> unit <n> started`). */
+export function runIdFromLog(worker: CliProcess): string {
+  const m = / run (\w+) unit \d+ started/.exec(worker.stderr);
+  if (!m) throw new Error(`the worker took no unit:\n${worker.stderr}`);
+  return m[1];
+}
+
+/**
+ * What is in Redis under our prefix: `ofRun`, everything that names the run (keys with its id, entries of a
+ * queue's event stream about its jobs, its registration), and `queueKeys`, the other keys of the queues
+ * (the part after `virnucpro:models-<hash>:`).
+ */
+export async function redisContents(url: string, runId: string): Promise<{ ofRun: string[]; queueKeys: string[] }> {
+  const redis = new Redis(url);
+  try {
+    const keys = await redis.keys(`${PREFIX}:*`);
+    const ofRun = keys.filter((k) => k.includes(runId));
+    const queueKeys: string[] = [];
+    for (const key of keys.filter((k) => k.startsWith(`${PREFIX}:models-`) && !k.includes(runId))) {
+      queueKeys.push(key.split(':').slice(2).join(':'));
+      if (key.endsWith(':events')) {
+        for (const [id, fields] of await redis.xrange(key, '-', '+')) {
+          if (fields.some((f) => f.startsWith(`${runId}-`))) ofRun.push(`${key} ${id}: ${fields.join(' ').slice(0, 80)}`);
+        }
+      }
+    }
+    if (await redis.hexists(RUNS_KEY, runId)) ofRun.push(`${RUNS_KEY} ${runId}`);
+    return { ofRun, queueKeys: queueKeys.sort() };
+  } finally {
+    redis.disconnect();
+  }
 }

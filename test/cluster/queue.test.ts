@@ -7,8 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { jobIdFor, PREFIX, queueNameFor } from '../../src/cluster/queue-names.js';
 import { fixture, fixtureModelFlags, tempDir } from '../helpers.js';
-import { CliProcess, RedisServer, redisMissing, startWorker, stopWorker } from './harness.js';
+import { CliProcess, RedisServer, redisContents, redisMissing, runIdFromLog, startWorker, stopWorker } from './harness.js';
 
 const skip = redisMissing() ?? false;
 const cache = tempDir('virnucpro-cluster-cache-');
@@ -18,6 +20,25 @@ const INPUT = fixture('e2e/input.fa');
 const PLAN = ['-e', '500', '--shard-tokens', '300'];
 const UNITS = 9;
 const RESULT_FILES = ['prediction_results.txt', 'prediction_results_highestscore.csv', 'summary.tsv'];
+/**
+ * What a finished run leaves of a queue in Redis: BullMQ's own keys for the queue (settings, job counter, event
+ * stream, its stalled-jobs check, the marker that wakes its workers), never a job or an event of the run
+ * (cluster/queue-run.ts).
+ */
+const QUEUE_OWN_KEYS = new Set(['meta', 'id', 'events', 'stalled-check', 'marker']);
+
+async function assertNothingOfRunLeft(url: string, runId: string): Promise<void> {
+  const { ofRun, queueKeys } = await redisContents(url, runId);
+  assert.deepEqual(ofRun, [], 'no job, event or registration of the run is left in Redis');
+  assert.ok(queueKeys.every((k) => QUEUE_OWN_KEYS.has(k)), `only the queue's own keys remain: ${queueKeys.join(', ')}`);
+}
+
+/** gpu_metrics.log as rows keyed by its header. */
+function metricsRows(dir: string): Array<Record<string, string>> {
+  const [header, ...lines] = readFileSync(join(dir, 'gpu_metrics.log'), 'utf8').trim().split('\n');
+  const names = header.split(',');
+  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [names[i], v])));
+}
 
 function readResults(dir: string): Record<string, string> {
   return Object.fromEntries(RESULT_FILES.map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
@@ -34,10 +55,11 @@ async function referenceResults(): Promise<Record<string, string>> {
 }
 
 function predict(url: string, out: string, extra: string[] = [], env: Record<string, string> = {}): CliProcess {
-  return new CliProcess(['predict', INPUT, ...PLAN, ...MODELS, '-o', out, '--queue', url, '--no-gpu-dashboard', ...extra], env);
+  const dashboard = extra.includes('--show-gpu-dashboard') ? [] : ['--no-gpu-dashboard'];
+  return new CliProcess(['predict', INPUT, ...PLAN, ...MODELS, '-o', out, '--queue', url, ...dashboard, ...extra], env);
 }
 
-test('two workers with AUTH: outputs byte-identical to a local run, hosts in run.json, the password nowhere', { skip }, async () => {
+test('two workers with AUTH: outputs byte-identical to a local run; dashboard, gpu_metrics.log, units.jsonl and report per host:device; nothing left in Redis; the password nowhere', { skip }, async () => {
   const secret = 'pw-s3cr3t-x';
   const redis = await RedisServer.start({ password: secret });
   const want = await referenceResults();
@@ -45,16 +67,50 @@ test('two workers with AUTH: outputs byte-identical to a local run, hosts in run
   const b = await startWorker(redis.url(), 'hostB', MODELS);
   try {
     const out = join(tempDir(), 'q');
-    const r = await predict(redis.url(), out).exited;
+    // The dashboard on (not a terminal here: one summary line per refresh, on stdout).
+    const coordinator = predict(redis.url(), out, ['--show-gpu-dashboard']);
+    const r = await coordinator.exited;
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(readResults(out), want);
     const runJson = readFileSync(join(out, 'run.json'), 'utf8');
     const run = JSON.parse(runJson);
     assert.equal(run.parameters.queue.url, `redis://:***@127.0.0.1:${redis.port}/0`);
     const devices = run.devices as Array<{ host: string; device: string; shards: number }>;
-    assert.ok(devices.every((d) => ['hostA', 'hostB'].includes(d.host) && d.device === 'cpu:0'), runJson);
+    assert.deepEqual(devices.map((d) => `${d.host}:${d.device}`).sort(), ['hostA:cpu:0', 'hostB:cpu:0'], runJson);
     assert.equal(devices.reduce((n, d) => n + d.shards, 0), UNITS);
     assert.ok(!runJson.includes(secret) && !r.stderr.includes(secret), 'the password is never written or printed');
+
+    // The workers' figures, measured on their hosts as a local CPU run measures its devices (the device worker's
+    // CPU % and memory; no temperature or power for a CPU), in gpu_metrics.log under host:device...
+    const rows = metricsRows(out);
+    for (const name of ['hostA:cpu:0', 'hostB:cpu:0']) {
+      const mine = rows.filter((row) => row.device === name);
+      assert.ok(mine.length > 0, `gpu_metrics.log has rows for ${name}`);
+      const last = mine.at(-1)!;
+      for (const field of ['sequences_per_s', 'tokens_per_s', 'utilization_pct', 'memory_pct', 'memory_used_mib']) {
+        assert.match(last[field], /^\d+(\.\d+)?$/, `${name}: ${field} filled in ${JSON.stringify(last)}`);
+      }
+      assert.ok(Number(last.memory_used_mib) > 10, `${name}: the device worker's memory (${last.memory_used_mib} MiB)`);
+      assert.equal(last.temperature_c, '');
+      assert.equal(last.power_w, '');
+    }
+    // ...and in the dashboard.
+    assert.match(coordinator.stdout, /hostA:cpu:0 \w+ q=\d+ done=\d+ [\d.k]+ seq\/s util=\d+%/, coordinator.stdout);
+    assert.match(coordinator.stdout, /hostB:cpu:0 \w+ q=\d+ done=\d+ [\d.k]+ seq\/s util=\d+%/, coordinator.stdout);
+
+    // The unit log: one unit per shard, named host:device; the report's timeline draws them.
+    const units = readFileSync(join(out, 'work', 'units.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(units.map((u) => u.unit).sort(), Array.from({ length: UNITS }, (_, i) => `shard-${i + 1}`).sort());
+    for (const u of units) {
+      assert.ok(['hostA:cpu:0', 'hostB:cpu:0'].includes(u.device) && u.start <= u.end, JSON.stringify(u));
+    }
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    const data = JSON.parse(/<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(html)![1]);
+    assert.deepEqual(data.timeline.devices, ['hostA:cpu:0', 'hostB:cpu:0']);
+    assert.equal(data.timeline.units.length, UNITS);
+
+    // Redis keeps nothing of the finished run.
+    await assertNothingOfRunLeft(redis.url(), runIdFromLog(a.stderr.includes(' started') ? a : b));
   } finally {
     await Promise.all([stopWorker(a), stopWorker(b)]);
   }
@@ -96,7 +152,7 @@ test('a worker killed -9 mid-unit: the unit is taken again after its lock expire
   }
 });
 
-test('the coordinator killed: --resume collects what the workers finished meanwhile', { skip }, async () => {
+test('the coordinator killed: --resume collects what the workers finished meanwhile and leaves nothing of the run in Redis', { skip }, async () => {
   const redis = await RedisServer.start();
   const want = await referenceResults();
   const w = await startWorker(redis.url(), 'hostA', MODELS);
@@ -113,6 +169,21 @@ test('the coordinator killed: --resume collects what the workers finished meanwh
     assert.match(r.stderr, /1 shard\(s\) already done, 8 to compute/);
     assert.deepEqual(readResults(out), want);
     assert.equal(w.stderr.match(/ done in /g)?.length, UNITS, 'nothing computed twice: the resumed run collected the finished units');
+    // The killed session had kept its first result but not yet removed its job: the resumed run removed it.
+    const runId = runIdFromLog(w);
+    await assertNothingOfRunLeft(redis.url(), runId);
+
+    // A resumed run with nothing left to compute still removes what an interrupted session left (here a job of
+    // shard 1 put back by hand, as a coordinator killed after its last result but before removing the job leaves it).
+    await stopWorker(w);
+    const queue = new Queue(queueNameFor(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).models.sha256), { connection: { port: redis.port }, prefix: PREFIX });
+    await queue.add('unit', { left: 'behind' }, { jobId: jobIdFor(runId, 1) });
+    await queue.close();
+    assert.equal((await redisContents(redis.url(), runId)).ofRun.length > 0, true);
+    const again = await predict(redis.url(), out, ['--resume']).exited;
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /9 shard\(s\) already done, 0 to compute/);
+    await assertNothingOfRunLeft(redis.url(), runId);
   } finally {
     await stopWorker(w);
     await redis.stop();
@@ -155,6 +226,8 @@ test('a worker with other models takes none of the run, both sides say why; a un
       const runJson = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
       assert.equal(runJson.failed_shards[0].id, 'shard-2');
       assert.equal(runJson.failed_shards[0].attempts, 2);
+      // The failed job's reason is in run.json: Redis keeps nothing of the run, the failed job included.
+      await assertNothingOfRunLeft(redis.url(), runIdFromLog(right));
     } finally {
       await stopWorker(right);
     }
@@ -165,8 +238,17 @@ test('a worker with other models takes none of the run, both sides say why; a un
   }
 });
 
-test('queue mode refuses what it cannot do: --save-embeddings, a unit above --queue-max-bytes, an unreachable Redis', { skip }, async () => {
+test('queue mode refuses what it cannot do: --plan-only, --units, --save-embeddings, a unit above --queue-max-bytes, an unreachable Redis', { skip }, async () => {
   const redis = await RedisServer.start();
+  // The workflow-engine flags: refused at once, saying what to do instead.
+  const planOnly = await predict(redis.url(), join(tempDir(), 'p'), ['--plan-only']).exited;
+  assert.equal(planOnly.code, 2, planOnly.stderr);
+  assert.match(planOnly.stderr, /--plan-only cannot be combined with --queue/);
+  assert.match(planOnly.stderr, /drop --plan-only/);
+  const units = await predict(redis.url(), join(tempDir(), 'u'), ['--units', '1/2']).exited;
+  assert.equal(units.code, 2, units.stderr);
+  assert.match(units.stderr, /--units cannot be combined with --queue/);
+  assert.match(units.stderr, /start `virnucpro worker --queue URL` on each host/);
   const emb = await predict(redis.url(), join(tempDir(), 'e'), ['--save-embeddings']).exited;
   assert.equal(emb.code, 2, emb.stderr);
   assert.match(emb.stderr, /--save-embeddings cannot be combined with --queue/);

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Dashboard, formatDuration, renderTable } from '../../src/monitor/dashboard.js';
 import { METRICS_HEADER } from '../../src/monitor/metrics-log.js';
+import { DeviceTelemetry } from '../../src/monitor/telemetry.js';
 import type { CoordinatorSnapshot } from '../../src/scheduler/coordinator.js';
 import { repoRoot, tempDir } from '../helpers.js';
 
@@ -39,6 +40,14 @@ test('the table has a row per device, a progress bar with ETA and the last steal
   assert.match(lines.find((l) => l.startsWith('cuda:0'))!, /NVIDIA H200\s+busy\s+87%\s+-\s+61C\s+412W/);
   assert.ok(lines.some((l) => l.includes('t=4.2s shard shard-7: cuda:1 -> cuda:0')));
   assert.equal(formatDuration(3725), '1:02:05');
+});
+
+test('queue mode: rows named host:device are shown whole, with the gauges their hosts measured', () => {
+  const s = snapshot();
+  s.devices = s.devices.map((d, i) => ({ ...d, device: `gpu-node-${i}.cluster:${d.device}`, gauges: { utilizationPct: 93, temperatureC: 70, powerW: 500 } }));
+  const lines = renderTable(s, new DeviceTelemetry({ snapshot: () => s }).sample().rows);
+  assert.match(lines.find((l) => l.startsWith('gpu-node-0.cluster:cuda:0 '))!, /NVIDIA H200\s+busy\s+93%\s+-\s+70C\s+500W/);
+  assert.ok(lines.some((l) => l.startsWith('gpu-node-1.cluster:cuda:1 ')), lines.join('\n'));
 });
 
 test('without a terminal the dashboard prints one summary line per refresh', async () => {
