@@ -2,7 +2,7 @@
  * The queue-mode flags of `predict` (--queue and its limits), declared here and
  * turned into the settings src/pipeline/queue-compute.ts takes.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseQueueUrl } from '../cluster/redis-connection.js';
 import { DEFAULT_QUEUE_MAX_BYTES, formatBytes, parseMaxBytes } from '../cluster/unit-job.js';
 import { assertQueueCombination, type QueueSettings } from '../pipeline/queue-compute.js';
@@ -25,8 +25,12 @@ function attempts(value: string): number {
 export function addQueueOptions(cmd: Command): Command {
   return cmd
     .option('--queue <url>', 'compute through a Redis queue served by `virnucpro worker`s on any hosts: redis://[user:password@]host:port/db, or rediss:// for TLS')
-    .option('--queue-max-bytes <n>', `with --queue, the largest shard input or result stored in Redis (K/M suffixes; default ${formatBytes(DEFAULT_QUEUE_MAX_BYTES)})`, parseMaxBytes, DEFAULT_QUEUE_MAX_BYTES)
-    .option('--queue-attempts <n>', `with --queue, attempts per shard before it is reported as failed (default ${DEFAULT_QUEUE_ATTEMPTS})`, attempts, DEFAULT_QUEUE_ATTEMPTS);
+    .addOption(
+      new Option('--queue-max-bytes <n>', 'with --queue, the largest shard input or result stored in Redis (K/M suffixes)')
+        .argParser(parseMaxBytes)
+        .default(DEFAULT_QUEUE_MAX_BYTES, formatBytes(DEFAULT_QUEUE_MAX_BYTES)),
+    )
+    .option('--queue-attempts <n>', 'with --queue, attempts per shard before it is reported as failed', attempts, DEFAULT_QUEUE_ATTEMPTS);
 }
 
 /** The queue settings, or undefined without --queue; refuses --queue with --plan-only or --units (exit code 2). */
