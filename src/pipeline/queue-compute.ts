@@ -15,7 +15,7 @@
  * with `--plan-only` and `--units` (README, Running on a cluster).
  */
 import { readFile, stat } from 'node:fs/promises';
-import { QueueRun, type QueueUnit } from '../cluster/queue-run.js';
+import { QueueRun, type QueueRunOptions, type QueueUnit } from '../cluster/queue-run.js';
 import { runIdFor } from '../cluster/queue-names.js';
 import { checkRedis, type QueueUrl } from '../cluster/redis-connection.js';
 import { formatBytes, type UnitJobResult } from '../cluster/unit-job.js';
@@ -105,6 +105,11 @@ interface QueueComputeRequest {
   batchTokens: number;
 }
 
+/** The QueueRun of this plan's run: its queue (the models' fingerprint) and job ids (the run's fingerprint). */
+function queueRunOf(queue: QueueSettings, models: ResolvedModels, plan: RunPlan, more: Omit<QueueRunOptions, 'url' | 'models' | 'runId' | 'attempts' | 'maxBytes'>): QueueRun {
+  return new QueueRun({ url: queue.url, models: models.sha256, runId: runIdFor(plan.fingerprint), attempts: queue.attempts, maxBytes: queue.maxBytes, ...more });
+}
+
 export async function computeShardsThroughQueue({ options: o, queue, models, pending, plan, workDir, outDir, batchTokens }: QueueComputeRequest): Promise<RunReport> {
   const classes = models.configs.classifier.numClasses;
   // Every unit's size is checked before the first is enqueued, so a refused run leaves nothing in Redis.
@@ -122,12 +127,7 @@ export async function computeShardsThroughQueue({ options: o, queue, models, pen
   const pendingIndices = new Set(pending.map((s) => (s.payload as ShardPayload).shard));
   const units: QueueUnit[] = pending.map((s) => ({ index: (s.payload as ShardPayload).shard, id: s.id, cost: s.cost, tokens: s.tokens ?? 0, sequences: s.sequences ?? 0 }));
   const payloads = new Map(pending.map((s) => [(s.payload as ShardPayload).shard, s.payload as ShardPayload]));
-  const run = new QueueRun({
-    url: queue.url,
-    models: models.sha256,
-    runId: runIdFor(plan.fingerprint),
-    attempts: queue.attempts,
-    maxBytes: queue.maxBytes,
+  const run = queueRunOf(queue, models, plan, {
     sweepMs: queue.sweepMs,
     // Results already in work/ (an interrupted session's): their jobs, if still in Redis, are removed.
     doneUnits: plan.shards.map((s) => s.index).filter((i) => !pendingIndices.has(i)),
@@ -183,14 +183,6 @@ export async function computeShardsThroughQueue({ options: o, queue, models, pen
  * left in Redis for it (finished jobs whose results it collected, the run's events and registration).
  */
 export async function forgetQueuedRun({ queue, models, plan, log }: { queue: QueueSettings; models: ResolvedModels; plan: RunPlan; log: (line: string) => void }): Promise<void> {
-  const run = new QueueRun({
-    url: queue.url,
-    models: models.sha256,
-    runId: runIdFor(plan.fingerprint),
-    attempts: queue.attempts,
-    maxBytes: queue.maxBytes,
-    log,
-    workOf: async () => undefined,
-  });
+  const run = queueRunOf(queue, models, plan, { log, workOf: async () => undefined });
   await run.forget(plan.shards.map((s) => s.index));
 }
