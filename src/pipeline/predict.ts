@@ -272,7 +272,7 @@ async function predictInto(o: ResolvedPredictOptions, out: OutputDirectory, sess
     const queue = o.queue;
     report = await stage('compute', () =>
       queue
-        ? computeShardsThroughQueue({ options: o, queue, models, pending, plan, workDir, outDir, batchTokens })
+        ? computeShardsThroughQueue({ options: o, queue, models, pending, plan, workDir, outDir, batchTokens, live: session.live })
         : computeShards({ options: o, models, pending, plan, workDir, outDir, batchTokens, live: session.live }),
     );
   } else if (o.queue) {

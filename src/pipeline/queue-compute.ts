@@ -24,6 +24,7 @@ import { Dashboard } from '../monitor/dashboard.js';
 import { METRICS_LOG_NAME } from '../monitor/metrics-log.js';
 import { DeviceTelemetry } from '../monitor/telemetry.js';
 import { dashboardDefault, recordMetrics } from '../monitor/session.js';
+import type { LiveDashboard } from '../monitor/live-dashboard.js';
 import { unitLogWriter } from '../monitor/unit-log.js';
 import { UNIT_LOG_NAME } from '../report/unit-events.js';
 import type { RunReport } from '../scheduler/run-stats.js';
@@ -103,6 +104,8 @@ interface QueueComputeRequest {
   workDir: WorkDir;
   outDir: string;
   batchTokens: number;
+  /** The live web dashboard (--dashboard-port), fed with the same samples and units as a local run's. */
+  live?: LiveDashboard;
 }
 
 /** The QueueRun of this plan's run: its queue (the models' fingerprint) and job ids (the run's fingerprint). */
@@ -110,7 +113,7 @@ function queueRunOf(queue: QueueSettings, models: ResolvedModels, plan: RunPlan,
   return new QueueRun({ url: queue.url, models: models.sha256, runId: runIdFor(plan.fingerprint), attempts: queue.attempts, maxBytes: queue.maxBytes, ...more });
 }
 
-export async function computeShardsThroughQueue({ options: o, queue, models, pending, plan, workDir, outDir, batchTokens }: QueueComputeRequest): Promise<RunReport> {
+export async function computeShardsThroughQueue({ options: o, queue, models, pending, plan, workDir, outDir, batchTokens, live }: QueueComputeRequest): Promise<RunReport> {
   const classes = models.configs.classifier.numClasses;
   // Every unit's size is checked before the first is enqueued, so a refused run leaves nothing in Redis.
   for (const s of pending) {
@@ -146,8 +149,17 @@ export async function computeShardsThroughQueue({ options: o, queue, models, pen
   const log = (line: string): void => (board ? board.log(line) : o.log(line));
   run.on('log', log);
   // gpu_metrics.log and work/units.jsonl as a local run writes them, with devices named `host:device`.
-  const metrics = recordMetrics(new DeviceTelemetry(run), { path: join(outDir, METRICS_LOG_NAME), intervalMs: 2000, warn: log });
-  run.on('unit', unitLogWriter(workDir.path(UNIT_LOG_NAME), log));
+  const metrics = recordMetrics(new DeviceTelemetry(run), {
+    path: join(outDir, METRICS_LOG_NAME),
+    intervalMs: 2000,
+    warn: log,
+    onSample: live ? (at, snapshot, rows) => live.sample(at, snapshot, rows) : undefined,
+  });
+  const writeUnit = unitLogWriter(workDir.path(UNIT_LOG_NAME), log);
+  run.on('unit', (e) => {
+    writeUnit(e);
+    live?.unit(e);
+  });
   // Ctrl-C or kill: the coordinator stops waiting; the jobs stay queued and the workers go on, so --resume collects them.
   const stopOnSignals = onInterrupt((e) => run.abort(e));
   let framesDone = 0;

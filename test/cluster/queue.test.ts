@@ -4,6 +4,7 @@
  * Every run's outputs must equal a local run's with the same plan, byte for byte.
  */
 import { test } from 'node:test';
+import { get } from 'node:http';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,8 +68,11 @@ test('two workers with AUTH: outputs byte-identical to a local run; dashboard, g
   const b = await startWorker(redis.url(), 'hostB', MODELS);
   try {
     const out = join(tempDir(), 'q');
-    // The dashboard on (not a terminal here: one summary line per refresh, on stdout).
-    const coordinator = predict(redis.url(), out, ['--show-gpu-dashboard']);
+    // The dashboard on (not a terminal here: one summary line per refresh, on stdout), and the live web dashboard,
+    // whose event stream is read from its start to the end of the run.
+    const coordinator = predict(redis.url(), out, ['--show-gpu-dashboard', '--dashboard-port', '0']);
+    await coordinator.waitFor(/live dashboard: http:\/\/\S+/);
+    const liveEvents = readEventStream(`${/live dashboard: (http:\/\/\S+)/.exec(coordinator.stderr)![1]}events`);
     const r = await coordinator.exited;
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(readResults(out), want);
@@ -97,6 +101,15 @@ test('two workers with AUTH: outputs byte-identical to a local run; dashboard, g
     // ...and in the dashboard.
     assert.match(coordinator.stdout, /hostA:cpu:0 \w+ q=\d+ done=\d+ [\d.k]+ seq\/s util=\d+%/, coordinator.stdout);
     assert.match(coordinator.stdout, /hostB:cpu:0 \w+ q=\d+ done=\d+ [\d.k]+ seq\/s util=\d+%/, coordinator.stdout);
+
+    // ...and on the live web dashboard: every unit and the metrics, under host:device.
+    const live = await liveEvents;
+    const liveUnits = [...(live.find((e) => e.event === 'state')?.data.units ?? []), ...live.filter((e) => e.event === 'unit').map((e) => e.data)];
+    assert.deepEqual([...new Set(liveUnits.map((u: { unit: string }) => u.unit))].sort(), Array.from({ length: UNITS }, (_, i) => `shard-${i + 1}`).sort());
+    assert.ok(liveUnits.every((u: { device: string }) => ['hostA:cpu:0', 'hostB:cpu:0'].includes(u.device)), JSON.stringify(liveUnits));
+    const liveRows = live.filter((e) => e.event === 'metrics').flatMap((e) => e.data.rows as Array<{ device: string }>);
+    assert.deepEqual([...new Set(liveRows.map((row) => row.device))].sort(), ['hostA:cpu:0', 'hostB:cpu:0']);
+    assert.equal(live.at(-1)?.event, 'finished');
 
     // The unit log: one unit per shard, named host:device; the report's timeline draws them.
     const units = readFileSync(join(out, 'work', 'units.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -260,3 +273,23 @@ test('queue mode refuses what it cannot do: --plan-only, --units, --save-embeddi
   assert.equal(away.code, 4, away.stderr);
   assert.match(away.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+\/0 \(.*ECONNREFUSED/);
 });
+
+/** Every server-sent event of a stream, from its first byte until the server closes it. */
+function readEventStream(url: string): Promise<Array<{ event: string; data: any }>> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('close', () =>
+        resolve(
+          text
+            .split('\n\n')
+            .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1], data: /^data: (.*)$/m.exec(block)?.[1] }))
+            .filter((e): e is { event: string; data: string } => e.event !== undefined && e.data !== undefined)
+            .map((e) => ({ event: e.event, data: JSON.parse(e.data) })),
+        ),
+      );
+    }).on('error', reject);
+  });
+}
