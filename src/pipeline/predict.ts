@@ -352,7 +352,8 @@ function liveRunInfo(o: ResolvedPredictOptions, outDir: string): Record<string, 
   };
 }
 
-interface ComputeRequest {
+/** What computing a run's pending shards needs, locally or through the queue (queue-compute.ts). */
+export interface ComputeRequest {
   options: ResolvedPredictOptions;
   models: ResolvedModels;
   /** The shards without a valid result, to be computed now. */

@@ -24,21 +24,20 @@ import { Dashboard } from '../monitor/dashboard.js';
 import { METRICS_LOG_NAME } from '../monitor/metrics-log.js';
 import { DeviceTelemetry } from '../monitor/telemetry.js';
 import { dashboardDefault, recordMetrics } from '../monitor/session.js';
-import type { LiveDashboard } from '../monitor/live-dashboard.js';
 import { unitLogWriter } from '../monitor/unit-log.js';
 import { UNIT_LOG_NAME } from '../report/unit-events.js';
 import type { RunReport } from '../scheduler/run-stats.js';
-import type { ShardDescriptor } from '../scheduler/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { ExitCode, InputError, UsageError, VirnucproError } from '../util/errors.js';
 import { sha256Hex } from '../util/hash.js';
 import { onInterrupt } from '../util/interrupt.js';
 import { holdPoint } from '../util/test-hold.js';
 import type { ResolvedModels } from './models.js';
+import type { ComputeRequest } from './predict.js';
 import type { ResolvedPredictOptions } from './predict-options.js';
 import { decodeShardResult, shardResultName } from './shard-files.js';
 import type { ShardPayload } from './shard-worker.js';
-import type { RunPlan, WorkDir } from './workdir.js';
+import type { RunPlan } from './workdir.js';
 
 export interface QueueSettings {
   url: QueueUrl;
@@ -95,18 +94,8 @@ function resultBytes(frames: number, classes: number): number {
   return Math.ceil(((frames * classes * 4 + 512) * 4) / 3);
 }
 
-interface QueueComputeRequest {
-  options: ResolvedPredictOptions;
-  queue: QueueSettings;
-  models: ResolvedModels;
-  pending: ShardDescriptor[];
-  plan: RunPlan;
-  workDir: WorkDir;
-  outDir: string;
-  batchTokens: number;
-  /** The live web dashboard (--dashboard-port), fed with the same samples and units as a local run's. */
-  live?: LiveDashboard;
-}
+/** A local run's request plus the queue; the live dashboard gets the same samples and units as a local run's. */
+type QueueComputeRequest = ComputeRequest & { queue: QueueSettings };
 
 /** The QueueRun of this plan's run: its queue (the models' fingerprint) and job ids (the run's fingerprint). */
 function queueRunOf(queue: QueueSettings, models: ResolvedModels, plan: RunPlan, more: Omit<QueueRunOptions, 'url' | 'models' | 'runId' | 'attempts' | 'maxBytes'>): QueueRun {

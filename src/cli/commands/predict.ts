@@ -9,7 +9,7 @@ import { parseUnitSlice, type UnitSlice } from '../../pipeline/slices.js';
 import { batchTokensFlag, MAX_BATCH_TOKENS, MAX_SHARD_TOKENS, shardTokensFlag, threadsFlag } from '../../scheduler/limits.js';
 import { schedulerSettingsFrom } from '../../scheduler/settings.js';
 import { UsageError } from '../../util/errors.js';
-import { addModelOptions, type ModelFlags } from '../model-flags.js';
+import { addModelOptions, modelChoiceFrom, type ModelFlags } from '../model-flags.js';
 import { addQueueOptions, queueSettingsFrom, type QueueFlags } from '../queue-flags.js';
 import { openLog } from '../../util/log.js';
 import { addSchedulerOptions, schedulerValuesFrom, type SchedulerFlags } from '../scheduler-flags.js';
@@ -108,16 +108,7 @@ export function registerPredict(program: Command): void {
       input,
       expectedLength: flags.expectedLength,
       outDir: flags.outDir,
-      models: {
-        bundle: flags.models,
-        esm: flags.esm,
-        dnabert: flags.dnabert,
-        classifier: flags.classifier,
-        demo: flags.demo,
-        precision: flags.precision,
-        cacheDir: flags.cacheDir,
-        allowLengthMismatch: flags.allowLengthMismatch,
-      },
+      models: { ...modelChoiceFrom(flags), allowLengthMismatch: flags.allowLengthMismatch },
       threads: flags.threads,
       batchTokens: flags.batchTokens,
       shardTokens: flags.shardTokens,

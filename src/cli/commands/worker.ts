@@ -8,7 +8,7 @@ import { threadsFlag } from '../../scheduler/limits.js';
 import { schedulerSettingsFrom } from '../../scheduler/settings.js';
 import { UsageError } from '../../util/errors.js';
 import { openLog } from '../../util/log.js';
-import { addModelOptions, type ModelFlags } from '../model-flags.js';
+import { addModelOptions, modelChoiceFrom, type ModelFlags } from '../model-flags.js';
 import { addDeviceOptions } from '../scheduler-flags.js';
 
 interface WorkerFlags extends ModelFlags {
@@ -46,17 +46,8 @@ export function registerWorker(program: Command): void {
     const { devices } = await schedulerSettingsFrom({ devices: flags.devices, gpus: flags.gpus }, { log });
     await runQueueWorker({
       url,
-      models: {
-        bundle: flags.models,
-        esm: flags.esm,
-        dnabert: flags.dnabert,
-        classifier: flags.classifier,
-        demo: flags.demo,
-        precision: flags.precision,
-        cacheDir: flags.cacheDir,
-        // A worker serves any -e: the coordinator checked the classifier against its run's.
-        allowLengthMismatch: true,
-      },
+      // A worker serves any -e: the coordinator checked the classifier against its run's.
+      models: { ...modelChoiceFrom(flags), allowLengthMismatch: true },
       devices,
       name: flags.name,
       threads: flags.threads,
